@@ -1,0 +1,64 @@
+"""All of storyline's settings in one place.
+
+Every tuned number says which dev set and bench script chose it. One configuration serves every
+data set: there are no per-corpus thresholds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class IngestConfig:
+    max_file_bytes: int = 200 * 1024 * 1024  # larger single files are refused with a clear message
+    max_article_chars: int = 2_000_000  # longer texts are cut (a runaway page is not an article)
+    fetch_timeout_s: float = 15.0
+    allow_private_urls: bool = False  # fetching never reaches private/loopback hosts unless allowed
+    fetch_linked_pages: bool = True  # feeds that hold only teasers: fetch the article page
+    teaser_max_words: int = 120
+
+
+@dataclass(slots=True)
+class CleanConfig:
+    min_article_words: int = 5  # fewer words after cleaning: "empty article", skipped
+
+
+@dataclass(slots=True)
+class DedupConfig:
+    shingle_words: int = 5
+    num_perm: int = 128
+    lsh_bands: int = 32  # must divide num_perm
+    near_jaccard: float = 0.80  # estimated Jaccard over 5-word shingles for a near-copy
+    rewrite_candidate_cos: float = 0.80  # document cosine before sentence alignment is tried
+    rewrite_sentence_cos: float = 0.70  # a sentence counts as paraphrased above this
+    rewrite_share: float = 0.50  # share of the shorter article's sentences paraphrased
+
+
+@dataclass(slots=True)
+class EmbedConfig:
+    backend: str = "auto"  # "onnx" (int8, fast), "torch", or "auto" (onnx when available)
+    max_tokens: int = 128  # embed title + lead, not the whole article: see bench/throughput.py
+    batch_size: int = 32
+    threads: int = 2
+
+
+@dataclass(slots=True)
+class ClusterConfig:
+    candidates: int = 30  # nearest articles retrieved per new article (faiss)
+    window_days: float = 7.0  # articles further apart in known dates are not compared
+    join_threshold: float = 0.45
+    merge_threshold: float = 0.45
+    storyline_threshold: float = 0.35
+    embed_weight: float = 0.5  # rest is TF-IDF cosine
+    time_decay_days: float = 3.0
+
+
+@dataclass(slots=True)
+class Config:
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    progress: bool = True
