@@ -1,0 +1,196 @@
+"""Fetching one URL safely: no private hosts, few redirects, capped size and time.
+
+Server-side request forgery is the risk: a feed (or a link inside one) could point storyline at
+``http://169.254.169.254/`` or a service on localhost. So, unless ``allow_private_urls`` is set,
+the host is resolved first, *every* address it resolves to must be public, and the connection is
+then made to that checked address (the name is only used for ``Host`` and TLS), so a DNS answer
+that changes between the check and the connection cannot slip through. Redirects are followed by
+hand, and each hop is checked again.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from email.message import Message
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+
+from .. import __version__
+from ..config import IngestConfig
+from .encoding import decode_bytes
+from .files import IngestError, human_size
+
+MAX_REDIRECTS = 5
+USER_AGENT = f"storyline/{__version__} (news ingest; +https://pypi.org/project/storyline/)"
+_REDIRECTS = {301, 302, 303, 307, 308}
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class FetchError(IngestError):
+    """A URL could not be fetched; the message says why (refused, unreachable, HTTP 404...)."""
+
+
+@dataclass(slots=True)
+class FetchResult:
+    url: str  # after redirects
+    status: int
+    content_type: str  # media type only, lower case ("text/html")
+    charset: str | None  # from the Content-Type header
+    body: bytes
+
+
+def is_http_url(value: str) -> bool:
+    return value[:8].lower().startswith(("http://", "https://"))
+
+
+def is_public_address(ip: IPAddress) -> bool:
+    """True only for globally routable unicast addresses.
+
+    ``is_global`` already excludes private, loopback, link-local, reserved, unspecified and
+    shared (100.64/10) ranges; multicast can be "global" so it is excluded by hand, and an
+    IPv4-mapped IPv6 address is judged by the IPv4 address inside it.
+    """
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address ``host`` resolves to (an IP literal resolves to itself)."""
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, OSError) as exc:
+        raise FetchError(f"cannot resolve host {host!r} ({exc})") from exc
+    addresses: list[IPAddress] = []
+    for info in infos:
+        ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])  # drop an IPv6 zone id
+        if ip not in addresses:
+            addresses.append(ip)
+    if not addresses:
+        raise FetchError(f"cannot resolve host {host!r}")
+    return addresses
+
+
+def _check_url(url: str, config: IngestConfig) -> tuple[str, dict[str, str], dict[str, str]]:
+    """Vet ``url``; return the URL to connect to, extra headers and request extensions."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise FetchError(f"unsupported URL scheme {parts.scheme!r}")
+    host = parts.hostname
+    if not host:
+        raise FetchError("URL has no host")
+    try:
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError as exc:
+        raise FetchError(f"bad port in URL ({exc})") from exc
+    if config.allow_private_urls:
+        return url, {}, {}
+    addresses = resolve(host, port)
+    refused = [str(ip) for ip in addresses if not is_public_address(ip)]
+    if refused:
+        raise FetchError(
+            f"refused: {host} resolves to non-public address {', '.join(refused)} "
+            "(set allow_private_urls to fetch private, loopback or reserved hosts)"
+        )
+    # Connect to the address just checked, not to the name (no DNS rebinding in between).
+    ip = addresses[0]
+    ip_host = f"[{ip}]" if ip.version == 6 else str(ip)
+    netloc = f"{ip_host}:{parts.port}" if parts.port else ip_host
+    pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    host_header = parts.netloc.rsplit("@", 1)[-1]  # never forward user:password@
+    extensions = {"sni_hostname": host} if parts.scheme.lower() == "https" else {}
+    return pinned, {"Host": host_header}, extensions
+
+
+def parse_content_type(value: str) -> tuple[str, str | None]:
+    msg = Message()
+    msg["content-type"] = value or "application/octet-stream"
+    charset = msg.get_param("charset")
+    return msg.get_content_type().lower(), (str(charset) if isinstance(charset, str) else None)
+
+
+def fetch(url: str, config: IngestConfig, *, max_bytes: int | None = None) -> FetchResult:
+    """GET ``url`` following at most 5 redirects; raise :class:`FetchError` with a reason.
+
+    Only a 2xx answer is a result. The body is capped at ``max_bytes`` (default
+    ``config.max_file_bytes``) and the whole download at about twice ``fetch_timeout_s``.
+    """
+    limit = config.max_file_bytes if max_bytes is None else max_bytes
+    timeout = httpx.Timeout(config.fetch_timeout_s)
+    deadline = time.monotonic() + 2 * config.fetch_timeout_s
+    # trust_env=False: a proxy from the environment would make the address check meaningless.
+    with httpx.Client(
+        timeout=timeout, follow_redirects=False, trust_env=False, headers={"User-Agent": USER_AGENT}
+    ) as client:
+        for _hop in range(MAX_REDIRECTS + 1):
+            target, headers, extensions = _check_url(url, config)
+            try:
+                request = client.build_request("GET", target, headers=headers, extensions=extensions)
+                response = client.send(request, stream=True)
+            except httpx.TimeoutException as exc:
+                raise FetchError(f"timed out after {config.fetch_timeout_s:g} s") from exc
+            except httpx.HTTPError as exc:
+                raise FetchError(f"unreachable ({_describe(exc)})") from exc
+            try:
+                if response.status_code in _REDIRECTS and "location" in response.headers:
+                    url = urljoin(url, response.headers["location"])
+                    continue
+                if not 200 <= response.status_code < 300:
+                    raise FetchError(f"HTTP {response.status_code} {response.reason_phrase}".strip())
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    raise FetchError(f"response too large ({human_size(int(declared))} > {human_size(limit)})")
+                body = bytearray()
+                try:
+                    for chunk in response.iter_bytes():  # decoded: a gzip bomb is capped too
+                        body.extend(chunk)
+                        if len(body) > limit:
+                            raise FetchError(f"response larger than {human_size(limit)}")
+                        if time.monotonic() > deadline:
+                            raise FetchError("download too slow, gave up")
+                except httpx.TimeoutException as exc:
+                    raise FetchError(f"timed out after {config.fetch_timeout_s:g} s") from exc
+                except httpx.HTTPError as exc:
+                    raise FetchError(f"download failed ({_describe(exc)})") from exc
+                content_type, charset = parse_content_type(response.headers.get("content-type", ""))
+                return FetchResult(url, response.status_code, content_type, charset, bytes(body))
+            finally:
+                response.close()
+    raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _describe(exc: Exception) -> str:
+    """The innermost useful message ("Connection refused" rather than a wrapper's repr)."""
+    text = str(exc).strip()
+    return text or type(exc).__name__
+
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def looks_like_html(data: bytes) -> bool:
+    head = data[:2048].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head or b"<body" in head
+
+
+def fetch_html(url: str, config: IngestConfig) -> tuple[str, str]:
+    """Fetch a web page and return ``(final_url, decoded_html)``; anything but HTML is an error."""
+    result = fetch(url, config)
+    if result.content_type not in HTML_TYPES and not looks_like_html(result.body):
+        raise FetchError(f"not an HTML page ({result.content_type})")
+    if not result.body.strip():
+        raise FetchError("empty page")
+    try:
+        html = decode_bytes(result.body, result.charset, html=True)
+    except IngestError as exc:
+        raise FetchError(str(exc)) from exc
+    return result.url, html[: config.max_article_chars]
