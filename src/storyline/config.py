@@ -50,8 +50,10 @@ class ClusterConfig:
     join_threshold: float = 0.45
     merge_threshold: float = 0.45
     storyline_threshold: float = 0.35
-    embed_weight: float = 0.5  # rest is TF-IDF cosine
+    embed_weight: float = 0.5
+    names_weight: float = 0.2  # rest is TF-IDF cosine over words
     time_decay_days: float = 3.0
+    time_penalty: float = 0.2
 
 
 @dataclass(slots=True)

@@ -1,0 +1,84 @@
+"""Article representations used by clustering: MiniLM vectors, TF-IDF vectors, day numbers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy import sparse
+
+from storyline.records import Article
+
+
+@dataclass(slots=True)
+class ArticleFeatures:
+    """Row i of every array describes ``ids[i]``."""
+
+    ids: list[str]
+    embeddings: np.ndarray  # (n, 384) float32, L2-normalised
+    tfidf: sparse.csr_matrix  # (n, vocab), L2-normalised rows
+    names: sparse.csr_matrix  # (n, names), TF-IDF over proper names and numbers, L2-normalised
+    days: np.ndarray  # (n,) float days since 1970-01-01, NaN when the date is unknown
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def clustering_text(article: Article) -> str:
+    """Title and body: what TF-IDF sees (titles weigh twice: they name the event)."""
+    title = article.title or ""
+    return f"{title}\n{title}\n{article.text}" if title else article.text
+
+
+# A capitalised word not opening a sentence, or a number: cheap named-entity and figure features
+# that tell apart two events of one type (two earthquakes, two office shootings).
+_NAME = re.compile(r"(?<![.!?\n\"“]\s)(?<!^)\b([A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?|[A-Z]{2,}|\d[\d.,]*\d|\d)\b")
+_WEEKDAYS = {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
+
+
+def names_text(text: str) -> str:
+    return " ".join(m for m in _NAME.findall(text) if m not in _WEEKDAYS)
+
+
+def tfidf_matrix(texts: Sequence[str], *, names: bool = False) -> sparse.csr_matrix:
+    """TF-IDF over words (or over names and numbers), fitted on the texts given: the whole store,
+    so that IDF reflects it."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if not texts:
+        return sparse.csr_matrix((0, 1), dtype=np.float32)
+    vectorizer = TfidfVectorizer(
+        sublinear_tf=True, stop_words=None if names else "english", lowercase=not names,
+        min_df=1, max_df=0.5 if len(texts) > 20 else 1.0,
+        token_pattern=r"\S+" if names else r"(?u)\b[^\W\d_][\w'-]+\b", dtype=np.float32,
+    )
+    if names:
+        texts = [names_text(t) for t in texts]
+    try:
+        return vectorizer.fit_transform(texts).tocsr()
+    except ValueError:  # every word filtered out (e.g. a store of one tiny article)
+        return sparse.csr_matrix((len(texts), 1), dtype=np.float32)
+
+
+def day_number(value: dt.datetime | dt.date | None) -> float:
+    if value is None:
+        return float("nan")
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    return float(value.toordinal() - 719163)  # 719163 = date(1970, 1, 1).toordinal()
+
+
+def build_features(articles: Sequence[Article], embeddings: np.ndarray,
+                   dates: Sequence[dt.date | None] | None = None) -> ArticleFeatures:
+    dates = dates if dates is not None else [a.published_at for a in articles]
+    texts = [clustering_text(a) for a in articles]
+    return ArticleFeatures(
+        ids=[a.id for a in articles],
+        embeddings=np.ascontiguousarray(embeddings, dtype=np.float32),
+        tfidf=tfidf_matrix(texts),
+        names=tfidf_matrix(texts, names=True),
+        days=np.array([day_number(d) for d in dates], dtype=np.float64),
+    )

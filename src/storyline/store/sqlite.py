@@ -1,0 +1,338 @@
+"""Embedded storage in SQLite: articles, embeddings, duplicate links, events, storylines.
+
+Every write happens in a transaction, and the database runs in WAL mode, so a run killed half way
+(even with kill -9) leaves what it committed intact: the next run finds the articles that have no
+embedding or no event yet and completes them. Re-ingesting the same article (same id, same content
+hash) changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator, Literal
+
+import numpy as np
+
+from storyline.records import Article, DuplicateLink, Event, Problem, Storyline
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    content_hash TEXT NOT NULL,
+    origin TEXT, title TEXT, text TEXT NOT NULL, source TEXT, url TEXT,
+    published_at TEXT, author TEXT,
+    removed TEXT NOT NULL DEFAULT '[]',
+    added_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_hash ON articles (content_hash);
+CREATE TABLE IF NOT EXISTS embeddings (
+    article_id TEXT PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sentence_embeddings (
+    article_id TEXT PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    sentences TEXT NOT NULL,
+    vectors BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS duplicates (
+    article_id TEXT PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+    of_id TEXT NOT NULL, kind TEXT NOT NULL, score REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY, storyline_id TEXT NOT NULL DEFAULT '', title TEXT NOT NULL DEFAULT '',
+    date TEXT, data TEXT NOT NULL DEFAULT '{}', updated_at TEXT
+);
+CREATE TABLE IF NOT EXISTS event_articles (
+    article_id TEXT PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+    event_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS event_articles_event ON event_articles (event_id);
+CREATE TABLE IF NOT EXISTS storylines (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL DEFAULT '', data TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS article_enrichment (
+    article_id TEXT PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS problems (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_at TEXT NOT NULL, item TEXT NOT NULL, reason TEXT NOT NULL
+);
+"""
+
+AddResult = Literal["new", "unchanged", "updated"]
+
+
+def _iso(value: dt.datetime | dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _parse_datetime(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+class Store:
+    """A storyline database. Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.conn.executescript(_SCHEMA)
+        self.conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # -- articles -------------------------------------------------------------------------------
+
+    def add_articles(self, articles: Iterable[Article]) -> list[AddResult]:
+        """Insert or update articles in one transaction. An article whose id is stored with the same
+        content hash is left alone; with another hash it replaces the stored one, and everything
+        derived from it (embedding, duplicate link, event membership) is dropped to be redone."""
+        results: list[AddResult] = []
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        with self.transaction() as conn:
+            for a in articles:
+                row = conn.execute("SELECT content_hash FROM articles WHERE id = ?", (a.id,)).fetchone()
+                if row is not None and row["content_hash"] == a.content_hash:
+                    results.append("unchanged")
+                    continue
+                values = (
+                    a.content_hash, a.origin, a.title, a.text, a.source, a.url,
+                    _iso(a.published_at), a.author, json.dumps(a.removed), now,
+                )
+                if row is None:
+                    conn.execute(
+                        "INSERT INTO articles (content_hash, origin, title, text, source, url,"
+                        " published_at, author, removed, added_at, id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        (*values, a.id),
+                    )
+                    results.append("new")
+                else:
+                    conn.execute(
+                        "UPDATE articles SET content_hash=?, origin=?, title=?, text=?, source=?, url=?,"
+                        " published_at=?, author=?, removed=?, added_at=? WHERE id=?",
+                        (*values, a.id),
+                    )
+                    for table in ("embeddings", "sentence_embeddings", "duplicates",
+                                  "event_articles", "article_enrichment"):
+                        conn.execute(f"DELETE FROM {table} WHERE article_id = ?", (a.id,))
+                    results.append("updated")
+        return results
+
+    def _article(self, row: sqlite3.Row) -> Article:
+        return Article(
+            id=row["id"], text=row["text"], content_hash=row["content_hash"], origin=row["origin"] or "",
+            title=row["title"], url=row["url"], source=row["source"],
+            published_at=_parse_datetime(row["published_at"]), author=row["author"],
+            removed=json.loads(row["removed"]),
+        )
+
+    def articles(self, ids: Iterable[str] | None = None) -> list[Article]:
+        """Articles in insertion order (all, or the given ids)."""
+        if ids is None:
+            rows = self.conn.execute("SELECT * FROM articles ORDER BY seq").fetchall()
+            return [self._article(r) for r in rows]
+        wanted = list(ids)
+        by_id = {}
+        for chunk in _chunks(wanted, 500):
+            q = f"SELECT * FROM articles WHERE id IN ({','.join('?' * len(chunk))})"
+            by_id.update({r["id"]: self._article(r) for r in self.conn.execute(q, chunk)})
+        return [by_id[i] for i in wanted if i in by_id]
+
+    def article_count(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+
+    # -- embeddings -----------------------------------------------------------------------------
+
+    def missing_embeddings(self, model: str) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT a.id FROM articles a LEFT JOIN embeddings e ON e.article_id = a.id AND e.model = ?"
+            " WHERE e.article_id IS NULL ORDER BY a.seq",
+            (model,),
+        )
+        return [r[0] for r in rows]
+
+    def put_embeddings(self, model: str, ids: list[str], vectors: np.ndarray) -> None:
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO embeddings (article_id, model, vector) VALUES (?,?,?)",
+                [(i, model, v.astype(np.float32).tobytes()) for i, v in zip(ids, vectors)],
+            )
+
+    def embeddings(self, model: str, ids: list[str]) -> np.ndarray:
+        found: dict[str, bytes] = {}
+        for chunk in _chunks(ids, 500):
+            q = (f"SELECT article_id, vector FROM embeddings WHERE model = ? AND article_id IN"
+                 f" ({','.join('?' * len(chunk))})")
+            found.update({r[0]: r[1] for r in self.conn.execute(q, (model, *chunk))})
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise KeyError(f"no embedding for {len(missing)} articles, e.g. {missing[0]}")
+        return np.vstack([np.frombuffer(found[i], dtype=np.float32) for i in ids]) if ids else \
+            np.zeros((0, 384), dtype=np.float32)
+
+    def sentence_embeddings(self, model: str, article_id: str) -> tuple[list[str], np.ndarray] | None:
+        row = self.conn.execute(
+            "SELECT sentences, vectors FROM sentence_embeddings WHERE article_id = ? AND model = ?",
+            (article_id, model),
+        ).fetchone()
+        if row is None:
+            return None
+        sentences = json.loads(row[0])
+        return sentences, np.frombuffer(row[1], dtype=np.float32).reshape(len(sentences), -1)
+
+    def put_sentence_embeddings(self, model: str, article_id: str, sentences: list[str],
+                                vectors: np.ndarray) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO sentence_embeddings (article_id, model, sentences, vectors)"
+                " VALUES (?,?,?,?)",
+                (article_id, model, json.dumps(sentences), vectors.astype(np.float32).tobytes()),
+            )
+
+    # -- duplicates -----------------------------------------------------------------------------
+
+    def replace_duplicates(self, links: Iterable[DuplicateLink]) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM duplicates")
+            conn.executemany(
+                "INSERT INTO duplicates (article_id, of_id, kind, score) VALUES (?,?,?,?)",
+                [(d.article_id, d.of_id, d.kind, d.score) for d in links],
+            )
+
+    def duplicates(self) -> list[DuplicateLink]:
+        rows = self.conn.execute("SELECT article_id, of_id, kind, score FROM duplicates")
+        return [DuplicateLink(r[0], r[1], r[2], r[3]) for r in rows]
+
+    # -- events and storylines ------------------------------------------------------------------
+
+    def assignments(self) -> dict[str, str]:
+        """article id -> event id."""
+        return dict(self.conn.execute("SELECT article_id, event_id FROM event_articles").fetchall())
+
+    def save_clustering(self, events: list[Event], storylines: list[Storyline]) -> None:
+        """Replace events, memberships and storylines in one transaction (data of events that keep
+        their id, such as enrichment and synthesis, survives)."""
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        with self.transaction() as conn:
+            keep = [e.id for e in events]
+            conn.execute("DELETE FROM event_articles")
+            conn.execute(
+                f"DELETE FROM events WHERE id NOT IN ({','.join('?' * len(keep))})" if keep
+                else "DELETE FROM events", keep,
+            )
+            for e in events:
+                conn.execute(
+                    "INSERT INTO events (id, storyline_id, title, date, updated_at) VALUES (?,?,?,?,?)"
+                    " ON CONFLICT(id) DO UPDATE SET storyline_id=excluded.storyline_id,"
+                    " title=excluded.title, date=excluded.date, updated_at=excluded.updated_at",
+                    (e.id, e.storyline_id, e.title, _iso(e.date), now),
+                )
+                conn.executemany(
+                    "INSERT INTO event_articles (article_id, event_id) VALUES (?,?)",
+                    [(a, e.id) for a in e.article_ids],
+                )
+            conn.execute("DELETE FROM storylines")
+            conn.executemany(
+                "INSERT INTO storylines (id, title, data) VALUES (?,?,?)",
+                [(s.id, s.title, json.dumps({"event_ids": s.event_ids})) for s in storylines],
+            )
+
+    def events(self) -> list[Event]:
+        members: dict[str, list[str]] = {}
+        for aid, eid in self.conn.execute(
+            "SELECT ea.article_id, ea.event_id FROM event_articles ea JOIN articles a ON a.id = ea.article_id"
+            " ORDER BY a.seq"
+        ):
+            members.setdefault(eid, []).append(aid)
+        out = []
+        for r in self.conn.execute("SELECT id, storyline_id, title, date FROM events ORDER BY date, id"):
+            out.append(Event(id=r[0], article_ids=members.get(r[0], []), title=r[2],
+                             date=dt.date.fromisoformat(r[3]) if r[3] else None, storyline_id=r[1]))
+        return out
+
+    def storylines(self) -> list[Storyline]:
+        return [Storyline(id=r[0], title=r[1], event_ids=json.loads(r[2])["event_ids"])
+                for r in self.conn.execute("SELECT id, title, data FROM storylines ORDER BY id")]
+
+    def event_data(self, event_id: str) -> dict:
+        row = self.conn.execute("SELECT data FROM events WHERE id = ?", (event_id,)).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def set_event_data(self, event_id: str, data: dict) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE events SET data = ? WHERE id = ?", (json.dumps(data), event_id))
+
+    def set_event_title(self, event_id: str, title: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE events SET title = ? WHERE id = ?", (title, event_id))
+
+    def set_storyline_title(self, storyline_id: str, title: str, data: dict | None = None) -> None:
+        with self.transaction() as conn:
+            row = conn.execute("SELECT data FROM storylines WHERE id = ?", (storyline_id,)).fetchone()
+            merged = {**(json.loads(row[0]) if row else {}), **(data or {})}
+            conn.execute("UPDATE storylines SET title = ?, data = ? WHERE id = ?",
+                         (title, json.dumps(merged), storyline_id))
+
+    # -- enrichment cache -------------------------------------------------------------------------
+
+    def enrichment(self, ids: list[str]) -> dict[str, dict]:
+        out: dict[str, dict] = {}
+        for chunk in _chunks(ids, 500):
+            q = f"SELECT article_id, data FROM article_enrichment WHERE article_id IN ({','.join('?' * len(chunk))})"
+            out.update({r[0]: json.loads(r[1]) for r in self.conn.execute(q, chunk)})
+        return out
+
+    def put_enrichment(self, items: dict[str, dict]) -> None:
+        with self.transaction() as conn:
+            conn.executemany("INSERT OR REPLACE INTO article_enrichment (article_id, data) VALUES (?,?)",
+                             [(k, json.dumps(v)) for k, v in items.items()])
+
+    # -- problems -------------------------------------------------------------------------------
+
+    def log_problems(self, problems: list[Problem]) -> None:
+        if not problems:
+            return
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        with self.transaction() as conn:
+            conn.executemany("INSERT INTO problems (run_at, item, reason) VALUES (?,?,?)",
+                             [(now, p.item, p.reason) for p in problems])
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
