@@ -16,7 +16,7 @@ from ..config import IngestConfig
 from ..records import Problem, RawDocument
 from .discover import Source, discover
 from .feeds import read_feed_file
-from .fetch import FetchError, FetchResult, fetch
+from .fetch import FetchError
 from .files import IngestError
 from .jsonl import read_json_file
 from .text import read_text_file
@@ -25,9 +25,7 @@ from .warc import read_warc_file
 
 __all__ = [
     "FetchError",
-    "FetchResult",
     "IngestError",
-    "fetch",
     "read_inputs",
     "read_source",
 ]

@@ -126,6 +126,7 @@ def _from_lines(
         except IngestError as exc:
             yield Problem(f"{origin}:{lineno}", str(exc))
             continue
+        line = line.rstrip("\r\n")  # else a cut line reports the newline, not the cut
         if lineno == 1:
             line = line.lstrip("\ufeff")
         if not line.strip():

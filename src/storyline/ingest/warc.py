@@ -76,6 +76,9 @@ def read_warc_file(path: Path, config: IngestConfig) -> Iterator[Item]:
         try:
             records = iter(ArchiveIterator(fh))
             while (record := next(records, None)) is not None:
+                if not str(getattr(record, "format", "warc")).startswith("warc"):
+                    # warcio also reads old ARC files, and takes any text line for an ARC header.
+                    raise ValueError(f"record is not a WARC record (format {record.format!r})")
                 number = position
                 item = _record_document(record, number, origin, config)
                 if item is not None:
