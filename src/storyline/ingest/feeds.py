@@ -23,7 +23,7 @@ import feedparser
 from ..config import IngestConfig
 from ..records import Problem, RawDocument
 from .encoding import UNDECODABLE, looks_binary, strip_bom
-from .fetch import FetchError, fetch_html, is_http_url
+from .fetch import fetch_html, is_http_url
 from .files import IngestError, display, read_bytes, stable_id
 
 Item = RawDocument | Problem
@@ -119,8 +119,8 @@ def _entry_document(entry: Any, number: int, origin: str, feed_title: str | None
         if link and not config.fetch_linked_pages:
             why += " (fetch_linked_pages is off)"
         return Problem(item_origin, why)
-    if body is not None:
-        body = body[: config.max_article_chars]
+    if body is not None and not is_html:
+        body = body[: config.max_article_chars]  # HTML is bounded by clean's max_html_chars
     doc = RawDocument(
         id=str(entry_id).strip(),
         origin=item_origin,

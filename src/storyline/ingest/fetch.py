@@ -193,4 +193,4 @@ def fetch_html(url: str, config: IngestConfig) -> tuple[str, str]:
         html = decode_bytes(result.body, result.charset, html=True)
     except IngestError as exc:
         raise FetchError(str(exc)) from exc
-    return result.url, html[: config.max_article_chars]
+    return result.url, html

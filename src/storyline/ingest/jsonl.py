@@ -70,7 +70,8 @@ def record_to_document(obj: Any, origin: str, config: IngestConfig) -> Item:
         if not isinstance(value, str):
             return Problem(origin, f"field '{name}' is a JSON {type(value).__name__}, not a string")
         if value.strip():
-            bodies[name] = value[: config.max_article_chars]
+            # Only plain text is cut here: markup is mostly not text, clean bounds it separately.
+            bodies[name] = value[: config.max_article_chars] if name == "text" else value
     if not bodies:
         return Problem(origin, "no text or html (or both empty)")
     # Exactly one body: a given plain text is already what cleaning would extract from the html.

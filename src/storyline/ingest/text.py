@@ -39,7 +39,6 @@ def read_text_file(path: Path, config: IngestConfig, *, html: bool) -> RawDocume
         return Problem(origin, str(exc))
     if not content.strip():  # e.g. only a BOM, or UTF-16 whitespace
         return Problem(origin, "empty")
-    content = content[: config.max_article_chars]  # a runaway file is not an article
-    if html:
+    if html:  # bounded by max_file_bytes here and by clean's max_html_chars later
         return RawDocument(id=file_id(path), origin=origin, html=content)
-    return RawDocument(id=file_id(path), origin=origin, text=normalise_newlines(content).strip())
+    return RawDocument(id=file_id(path), origin=origin, text=normalise_newlines(content).strip()[: config.max_article_chars])

@@ -37,7 +37,7 @@ def read_url(url: str, config: IngestConfig) -> Iterator[Item]:
         except IngestError as exc:
             yield Problem(url, str(exc))
             return
-        yield RawDocument(id=stable_id(url), origin=url, html=html[: config.max_article_chars],
+        yield RawDocument(id=stable_id(url), origin=url, html=html,
                           url=result.url)
         return
     yield Problem(url, f"neither a feed nor an HTML page ({result.content_type})")

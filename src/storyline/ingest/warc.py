@@ -48,7 +48,7 @@ def _record_document(record: object, number: int, origin: str, config: IngestCon
     return RawDocument(
         id=stable_id(uri) if uri else stable_id(origin, str(number)),
         origin=item,
-        html=html[: config.max_article_chars],
+        html=html,
         url=uri or None,
     )
 
