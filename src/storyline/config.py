@@ -22,6 +22,8 @@ class IngestConfig:
 @dataclass(slots=True)
 class CleanConfig:
     min_article_words: int = 5  # fewer words after cleaning: "empty article", skipped
+    max_text_chars: int = 2_000_000  # longer texts are cut at a paragraph (as IngestConfig.max_article_chars)
+    max_html_chars: int = 20_000_000  # larger HTML pages are cut before extraction
 
 
 @dataclass(slots=True)

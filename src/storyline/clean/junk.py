@@ -1,0 +1,285 @@
+"""Remove page junk that extraction leaves in article text.
+
+Rules describe *kinds* of junk, never particular strings of one site:
+
+* promos: newsletter / sign-up / alert / app / social calls to action, copyright lines,
+  bare page-furniture lines ("Advertisement", "Read more: ...");
+* photo captions and credits: "(AP Photo/...)", "Photograph: ...", ".../Getty Images";
+* contributor lines: "X and Y contributed to this report", "(Reporting by X; Editing by Y)";
+* a headline repeated as a paragraph: the title, or a heading-like line given twice;
+  exact repeated paragraphs (only the first copy is kept);
+* the trailing block of other stories: bullet lines and short headline-like lines with no
+  sentence punctuation at the end of the article, and truncated teasers next to them.
+
+Promo and contributor rules work per sentence, so a real sentence sharing a line with a
+promo survives. Short lines inside the article (subheadings) are kept: only the tail block is
+treated as a list of other headlines, and only while a real sentence remains above it.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Agencies and photo libraries that appear in photo credits.
+_AGENCIES = (
+    r"(?:Getty\s?Images|AFP|AP|Reuters|EPA(?:-EFE)?|EFE|Shutterstock|Bloomberg|Alamy|"
+    r"PA(?:\s(?:Media|Wire|Images))?|Xinhua|NurPhoto|SIPA(?:\sUSA)?|Anadolu(?:\sAgency)?|"
+    r"ANP|dpa|TASS|Sputnik|Pool|Handout|Contributor|Corbis|Rex(?:\sFeatures)?|ZUMA(?:\sPress|\sWire)?|"
+    r"Associated\sPress|The\sAssociated\sPress|Courtesy(?:\sof\s[\w. ]+)?)"
+)
+
+# A photo caption or credit anywhere in a line.
+_CREDIT = re.compile(
+    r"\((?:[A-Z][\w.&'’-]*\s){0,3}Photos?\s*(?:/|by\b|:|credit)"  # (AP Photo/..., (Photo by ...
+    r"|\bPhotograph(?:s|y)?\s*(?::|by\b)"  # Photograph: X/AFP (Guardian)
+    r"|(?:^|[.|)\]]\s*)(?:Photo|Picture|Image|Graphic)s?\s*(?:credit|source)?\s*:\s*\S"  # Photo: Reuters
+    r"|\bImage\s(?:source|caption|copyright)\b|\bcaption\s*:"
+    r"|\b(?:photo|image|picture)\s+(?:credit|courtesy)\b"
+    r"|(?:/|\||©|\bvia\s|\bCredit:?\s)\s*" + _AGENCIES + r"\s*\)?\.?\s*$"  # .../Getty Images (line end)
+    r"|(?:/|\||©|\bvia\s|\()\s*Getty\s?Images\b",
+    re.IGNORECASE,
+)
+# A short line that is nothing but a credit: "Reuters", "AFP/Getty Images".
+_CREDIT_LINE = re.compile(
+    r"^(?:[\w.'’ -]{1,40}/)*" + _AGENCIES + r"(?:/" + _AGENCIES + r")*(?:\svia\s" + _AGENCIES + r")?\s*$",
+    re.IGNORECASE,
+)
+_CREDIT_WORDS = ("photo", "image", "picture", "video", "graphic", "caption", "getty", "/", "|", "©",
+                 "via ", "credit")
+
+# Calls to action and page furniture, matched per sentence.
+_PROMO = re.compile(
+    r"\bsign(?:ing)?[- ]?up\b[^.!?]{0,40}?\b(?:our|my)\b"
+    r"|\bsign(?:ing)?[- ]?up\b[^.!?]{0,60}?\b(?:newsletters?|e-?mail (?:alerts?|updates)|news alerts?|inbox|"
+    r"briefing|bulletin)"
+    r"|\bsign[- ]?up (?:here|now|today|below|at\s\S+|for free)"
+    r"|\bsubscribe (?:to|for|now|today|here)\b[^.!?]{0,60}?\b(?:our|free|newsletters?|channel|podcast|alerts?|updates)\b"
+    r"|^\W*(?:subscribe|register)\b(?! (?:as|with) )"
+    r"|\b(?:real[- ]time |breaking )?(?:news )?alerts?\b[^.!?]{0,30}\b(?:sent|delivered) (?:straight |directly )?to your\b"
+    r"|\b(?:straight|directly|right) (?:to|into) your inbox\b|\bin your inbox\b"
+    r"|\bfor free real[- ]time\b"
+    r"|\bfor (?:more|the latest|all the latest)\b[^.!?]{0,60}?\b(?:updates|news|coverage|stories|newsletters)\b"
+    r"[^.!?]{0,40}?\b(?:sign up|subscribe|visit|follow|download|go to|head to|check out|see)\b"
+    r"|\b(?:click|tap) here\b|\bfollow us (?:on|at)\b|\b(?:like|find) us on facebook\b"
+    r"|\bdownload (?:our|the [\w ]{1,20}) (?:free )?app\b|\bget (?:our|the) (?:free )?app\b"
+    r"|\b(?:by|when you) (?:signing up|subscribing|registering|clicking)\b"
+    r"|\bour (?:privacy (?:policy|notice)|terms of (?:use|service))\b"
+    r"|\b(?:already|become) a (?:subscriber|member)\b|\b(?:log|sign) in to (?:continue|read|comment)\b"
+    r"|\bsupport (?:our|independent) journalism\b|\benable javascript\b|\byour browser does not support\b"
+    r"|\b(?:get|receive) (?:our|the) [\w ]{0,30}newsletter\b|\bnewsletter sign[- ]?up\b",
+    re.IGNORECASE,
+)
+
+# Contributor and production credits, copyright notices: the article's end matter, per sentence.
+_CONTRIB = re.compile(
+    r"\ball rights reserved\b|^\W*(?:©|copyright\b)|\bmay not be (?:published|reproduced|broadcast|rewritten)\b|"
+    r"\bcontributed (?:reporting\b|to (?:this|the) (?:[\w-]+ )?(?:report(?:ing)?|story|article|piece|dispatch)\b|"
+    r"to reporting\b)"
+    r"|\b(?:writers?|reporters?|correspondents?|journalists?)\b[^.!?]{0,150}\bcontributed\W*$"
+    r"|^\W*(?:additional )?(?:reporting|writing|editing|research|compiled|graphics|produced)"
+    r"(?: and \w+)? by\b[^.!?]{0,160}(?:;|\)\W*$|\bediting by\b)"
+    r"|^\W*(?:additional )?reporting by\b[^.!?]{0,80}$",
+    re.IGNORECASE,
+)
+
+# Whole lines that are page furniture on their own.
+_FURNITURE = re.compile(
+    r"^\W*(?:advertisement|advertising|sponsored(?: content)?|skip advertisement|ad|"
+    r"story continues(?: below(?: advertisement)?)?|continue reading(?: (?:below|the main story))?|"
+    r"share(?: this)?(?: article| story| page)?|share (?:on|via) \w+|tweet|e-?mail|print|"
+    r"comments?|\d+ comments?|read more|more on this story|most read|most popular|recommended|"
+    r"related(?: articles| stories| coverage| content| topics)?|trending(?: now)?|watch|listen|"
+    r"loading|image|video|photos?|gallery|back to top|top stories)\W*$"
+    r"|^\W*(?:read more|read also|also read|see also|related|more from [\w ]{1,30}|watch|listen|"
+    r"recommended|trending|most read|related coverage|more coverage|latest)\s*[:|»>]",
+    re.IGNORECASE,
+)
+
+_BULLET = re.compile(r"^\s*[*•·▪►‣◦]\s*\S|^\s*[-–—]\s+\S")
+# A sentence end: . ! ? … : ; possibly followed by closing quotes or brackets.
+_SENTENCE_END = re.compile(r"[.!?…:;](?:\s?[\"'”’»)\]])*\s*$")
+# Sentence boundaries inside a line (". Next", '." Next', and glued ".Next" after a lowercase word).
+_SENT_SPLIT = re.compile(r"(?<=[.!?…][\"'”’)\]])\s+|(?<=[.!?…])\s+(?=[\"'“‘(\[A-Z0-9])|(?<=[a-z]{2}[.!?])(?=[A-Z][a-z])")
+_KEY = re.compile(r"[\W_]+")
+
+HEADLINE_MAX_WORDS = 14  # a trailing unpunctuated line this short reads as another story's headline
+DUPLICATE_MIN_WORDS = 15  # a repeated prose paragraph this long is dropped; shorter repeats are list items
+HEADLINE_MIN_WORDS = 5
+TAIL_MAX_LINES = 8  # more unpunctuated lines than this at the end: the article's own list  # shorter ones are list items ("TE David Thomas (knee)"), kept
+CAPTION_MAX_WORDS = 70  # a credit in a longer line removes only its sentence, not the line
+# Cheap substring triggers (on the lower-cased line) before any regex runs: most lines have none.
+_PROMO_WORDS = ("sign up", "sign-up", "signup", "signing up", "sign in", "subscri", "register",
+                "inbox", "to your", "newsletter", "click", "tap here", "follow us", " app", "rights reserved",
+                "©", "copyright", "may not be", "privacy", "terms of", "a member", "log in",
+                "journalism", "javascript", "browser", "for more", "latest", "facebook", "real time",
+                "real-time")
+_CONTRIB_WORDS = ("©", "copyright", "rights reserved", "may not be", "contributed", "reporting by", "writing by", "editing by", "research by",
+                  "compiled by", "graphics by", "produced by")
+
+
+def _key(line: str) -> str:
+    return _KEY.sub("", line).casefold()
+
+
+def _ends_sentence(line: str) -> bool:
+    return bool(_SENTENCE_END.search(line))
+
+
+_SMALL_WORDS = frozenset("a an and as at but by for from in into of on or over the to up with vs".split())
+
+
+def _title_case(line: str) -> bool:
+    words = [w for w in re.findall(r"[A-Za-z][\w'’-]*", line) if w.lower() not in _SMALL_WORDS]
+    return len(words) >= 3 and sum(w[0].isupper() for w in words) >= 0.8 * len(words)
+
+
+def _is_bullet(line: str) -> bool:
+    return bool(_BULLET.match(line))
+
+
+def _has(low: str, words: tuple[str, ...]) -> bool:
+    return any(w in low for w in words)
+
+
+def _junk_sentences(line: str, promo: bool, contrib: bool, credit: bool
+                    ) -> tuple[str, list[str], bool]:
+    """Drop promo / contributor / credit sentences from one line.
+
+    Returns (kept text, removed sentences, whether any was a promo or a caption credit).
+    """
+    sentences = [s for s in _SENT_SPLIT.split(line) if s and s.strip()]
+    kept, removed = [], []
+    page_junk = False
+    for sentence in sentences:
+        if (promo and _PROMO.search(sentence)) or (credit and _CREDIT.search(sentence)):
+            removed.append(sentence.strip())
+            page_junk = True
+        elif contrib and _CONTRIB.search(sentence):
+            removed.append(sentence.strip())
+        else:
+            kept.append(sentence.strip())
+    return " ".join(kept), removed, page_junk
+
+
+def _classify_line(line: str) -> tuple[str, list[str], bool]:
+    """Per-line rules. Returns (what is kept of the line, removed pieces, page junk?).
+
+    Page junk (promos, captions, furniture) marks a block of other stories' teasers around it;
+    end matter (contributors, copyright) does not: the article's own text sits right above it.
+    """
+    words = len(line.split())
+    if _FURNITURE.match(line) or (words <= 12 and _CREDIT_LINE.match(line)):
+        return "", [line], True
+    low = line.lower()
+    credit = _has(low, _CREDIT_WORDS)
+    if credit and words <= CAPTION_MAX_WORDS and _CREDIT.search(line):
+        return "", [line], True  # a caption with its credit: the whole line goes
+    promo, contrib = _has(low, _PROMO_WORDS), _has(low, _CONTRIB_WORDS)
+    if not (promo or contrib or credit):
+        return line, [], False
+    kept, removed, page_junk = _junk_sentences(line, promo, contrib, credit)
+    if not removed:
+        return line, [], False
+    if len(kept.split()) < 3:
+        return "", [line], page_junk
+    return kept, removed, page_junk
+
+
+def find_junk(text: str, title: str | None = None) -> tuple[str, list[str], str | None]:
+    """:func:`remove_junk` plus the headline found repeated in the body (or None)."""
+    lines = [ln.strip() for ln in text.split("\n")]
+    kept: list[str | None] = list(lines)  # None = removed; "" = blank line (kept as separator)
+    removed_at: dict[int, list[str]] = {}
+    page_junk_at: set[int] = set()  # lines removed as promo / caption / furniture
+
+    def drop(i: int, pieces: list[str] | None = None) -> None:
+        removed_at.setdefault(i, []).extend(pieces or [lines[i]])
+        kept[i] = None
+
+    # 1. per-line rules: promos, captions, credits, contributors, furniture
+    for i, line in enumerate(lines):
+        if not line:
+            continue
+        new, pieces, page_junk = _classify_line(line)
+        if page_junk:
+            page_junk_at.add(i)
+        if not new:
+            drop(i, pieces)
+        elif pieces:
+            removed_at.setdefault(i, []).extend(pieces)
+            kept[i] = new
+
+    # 2. the title given again as a paragraph, a heading given twice, repeated paragraphs
+    headline = None
+    live = [i for i, x in enumerate(kept) if x]
+    title_key = _key(title) if title else ""
+    first_seen: dict[str, int] = {}  # key -> position in `live`
+    for pos, i in enumerate(live):
+        line = kept[i]
+        if not line:
+            continue
+        k = _key(line)
+        if not k:
+            continue
+        heading = not _ends_sentence(line)
+        if title_key and k == title_key and heading and len(live) > 1:
+            drop(i, [line])  # the headline given again as a paragraph
+            continue
+        if k not in first_seen:
+            first_seen[k] = pos
+            continue
+        j = live[first_seen[k]]
+        words = len(line.split())
+        if heading and 3 <= words <= 30 and pos - first_seen[k] <= 3 and kept[j] is not None:
+            # a heading-like line given twice in a row is the page's headline: no copy stays
+            headline = headline or kept[j]
+            drop(j, [kept[j]])
+            drop(i, [line])
+        elif words >= DUPLICATE_MIN_WORDS and not heading:
+            drop(i, [line])  # a paragraph given twice (pull quote, page glitch): first copy stays
+        # short repeated lines ("Meal 1", "Eat every 2-3 hours") are list content: kept
+
+    # 3. trailing block of other stories' headlines and teasers
+    tail: list[int] = []
+    saw_junk = False  # junk already removed below the candidate lines: this is a junk block
+    found_body = False
+    for i in range(len(kept) - 1, -1, -1):
+        line = kept[i]
+        if line is None:
+            saw_junk = saw_junk or i in page_junk_at
+            continue
+        if not line:
+            continue
+        bullet = _is_bullet(line)
+        words = len(line.split())
+        if _ends_sentence(line) and not (bullet and saw_junk):
+            found_body = True
+            break
+        if len(tail) < TAIL_MAX_LINES and (saw_junk or HEADLINE_MIN_WORDS <= words <= HEADLINE_MAX_WORDS):
+            tail.append(i)
+            continue
+        if len(tail) >= TAIL_MAX_LINES:
+            tail = []  # a long unpunctuated run is a list in the article (tour dates...), not teasers
+            found_body = True
+            break
+        found_body = True  # a long unpunctuated last paragraph (a cut snippet), a list item: keep
+        break
+    if tail and found_body and any(_ends_sentence(x) for x in kept if x):
+        # one short unpunctuated last line may be a sentence missing its full stop, and a bullet
+        # list may be the article's own: they go in a junk block (promo, caption... below them),
+        # as a run of plain headline lines, or a line written in Title Case
+        lone = kept[tail[0]] or ""
+        if saw_junk or _title_case(lone) or (len(tail) >= 2 and not any(_is_bullet(kept[i] or "") for i in tail)):
+            for i in tail:
+                drop(i)
+
+    out = "\n".join(x for x in kept if x is not None)
+    out = re.sub(r"\n{3,}", "\n\n", out).strip()
+    removed = [piece for i in sorted(removed_at) for piece in removed_at[i]]
+    return out, removed, headline
+
+
+def remove_junk(text: str, title: str | None = None) -> tuple[str, list[str]]:
+    """Return ``text`` without page junk, and the removed lines (or sentences) in text order."""
+    out, removed, _ = find_junk(text, title)
+    return out, removed
