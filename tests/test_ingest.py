@@ -701,3 +701,19 @@ def test_is_public_address() -> None:
 def test_decode_errors_are_ingest_errors() -> None:
     with pytest.raises(IngestError, match="binary or undecodable"):
         decode_bytes(b"\x00\x01\x02binary")
+
+
+def test_pinned_request_keeps_name_for_host_and_tls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fetch_mod, "resolve", lambda host, port: [
+        ipaddress.ip_address("2606:2800:220:1::1"), ipaddress.ip_address("93.184.216.34")])
+    target, headers, ext = fetch_mod._check_url("https://u:pw@bücher.example:8443/a?q=1#f",
+                                                IngestConfig())
+    assert target == "https://93.184.216.34:8443/a?q=1"  # no credentials, no fragment
+    assert headers == {"Host": "xn--bcher-kva.example:8443"}
+    assert ext == {"sni_hostname": "xn--bcher-kva.example"}  # certificate checked for the name
+
+
+def test_html_is_not_cut_at_max_article_chars(tmp_path: Path) -> None:
+    f = tmp_path / "big.html"
+    f.write_text("<html><body>" + "<p>x</p>" * 100 + "</body></html>")
+    assert only_doc(run([str(f)], max_article_chars=50)).html == f.read_text()

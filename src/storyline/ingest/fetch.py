@@ -15,7 +15,7 @@ import socket
 import time
 from dataclasses import dataclass
 from email.message import Message
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 import httpx
 
@@ -82,33 +82,33 @@ def resolve(host: str, port: int) -> list[IPAddress]:
 
 def _check_url(url: str, config: IngestConfig) -> tuple[str, dict[str, str], dict[str, str]]:
     """Vet ``url``; return the URL to connect to, extra headers and request extensions."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https"):
-        raise FetchError(f"unsupported URL scheme {parts.scheme!r}")
-    host = parts.hostname
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        raise FetchError(f"invalid URL ({exc})") from exc
+    if parsed.scheme not in ("http", "https"):
+        raise FetchError(f"unsupported URL scheme {parsed.scheme!r}")
+    host = parsed.raw_host.decode("ascii")  # IDNA-encoded: what DNS, Host and TLS all use
     if not host:
         raise FetchError("URL has no host")
-    try:
-        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
-    except ValueError as exc:
-        raise FetchError(f"bad port in URL ({exc})") from exc
     if config.allow_private_urls:
         return url, {}, {}
-    addresses = resolve(host, port)
+    addresses = resolve(host, parsed.port or (443 if parsed.scheme == "https" else 80))
     refused = [str(ip) for ip in addresses if not is_public_address(ip)]
     if refused:
         raise FetchError(
             f"refused: {host} resolves to non-public address {', '.join(refused)} "
             "(set allow_private_urls to fetch private, loopback or reserved hosts)"
         )
-    # Connect to the address just checked, not to the name (no DNS rebinding in between).
-    ip = addresses[0]
-    ip_host = f"[{ip}]" if ip.version == 6 else str(ip)
-    netloc = f"{ip_host}:{parts.port}" if parts.port else ip_host
-    pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-    host_header = parts.netloc.rsplit("@", 1)[-1]  # never forward user:password@
-    extensions = {"sni_hostname": host} if parts.scheme.lower() == "https" else {}
-    return pinned, {"Host": host_header}, extensions
+    # Connect to the address just checked, not to the name (no DNS rebinding in between);
+    # IPv4 first, as hosts without IPv6 routes are common.
+    ip = sorted(addresses, key=lambda a: a.version)[0]
+    pinned = parsed.copy_with(host=str(ip), username=None, password=None, fragment=None)
+    host_header = f"[{host}]" if ":" in host else host
+    if parsed.port is not None:
+        host_header += f":{parsed.port}"
+    extensions = {"sni_hostname": host} if parsed.scheme == "https" else {}
+    return str(pinned), {"Host": host_header}, extensions
 
 
 def parse_content_type(value: str) -> tuple[str, str | None]:
