@@ -354,6 +354,11 @@ def test_json_array_object_and_jsonl_named_json(tmp_path: Path) -> None:
     assert only_doc(run([str(obj)])).origin == str(obj)
     lines = _jsonl(tmp_path / "lines.json", [{"id": "l1", "text": "a"}, {"id": "l2", "text": "b"}])
     assert [d.id for d in docs(run([str(lines)]))] == ["l1", "l2"]
+    bad_first = tmp_path / "bad_first.json"
+    bad_first.write_text('{"id": "l0", "text": \n{"id": "l1", "text": "a"}\n{"id": "l2", "text": "b"}\n')
+    items = run([str(bad_first)])
+    assert [d.id for d in docs(items)] == ["l1", "l2"]
+    assert problems(items)[0].item == f"{bad_first}:1"
     pretty = tmp_path / "pretty.jsonl"
     pretty.write_text(json.dumps([{"id": "p", "text": "pretty"}], indent=2))
     assert only_doc(run([str(pretty)])).id == "p"

@@ -177,13 +177,25 @@ def _whole_document(path: Path, origin: str, config: IngestConfig, *, jsonl: boo
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        # "Extra data" after a first complete value: this .json file is really JSON Lines.
-        if exc.msg == "Extra data" or jsonl:
+        # "Extra data" after a first value, or several one-line objects: really JSON Lines.
+        if exc.msg == "Extra data" or jsonl or _one_object_per_line(text):
             yield from _from_lines(enumerate(text.splitlines(), 1), origin, config)
         else:
             yield Problem(f"{origin}:{exc.lineno}", f"invalid JSON: {exc.msg} (column {exc.colno})")
         return
     yield from _from_value(value, origin, config)
+
+
+def _one_object_per_line(text: str) -> bool:
+    """At least two lines that each hold a whole ``{...}`` (pretty-printed JSON has none)."""
+    whole = 0
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{") and line.endswith("}"):
+            whole += 1
+            if whole >= 2:
+                return True
+    return False
 
 
 def _needs_whole_document(path: Path) -> bool:
