@@ -309,7 +309,8 @@ def test_jsonl_fields_and_malformed_line(tmp_path: Path) -> None:
     assert (a3.id, a3.html, a3.text, a3.published_at) == ("7", "<p>Hello</p>", None, "1 March 2024")
     bad = problems(items)
     assert bad[0].item == f"{f}:2" and bad[0].reason.startswith("invalid JSON: Unterminated string")
-    assert "no text or html" in bad[1].reason and "no text or html" in bad[2].reason
+    assert bad[1].reason == "no text or html (or both empty) (only a title)"
+    assert bad[2].reason == "no text or html (or both empty)"
     assert "'text'" in bad[3].reason
     assert "not an object" in bad[4].reason
 

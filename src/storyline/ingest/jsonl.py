@@ -73,7 +73,8 @@ def record_to_document(obj: Any, origin: str, config: IngestConfig) -> Item:
             # Only plain text is cut here: markup is mostly not text, clean bounds it separately.
             bodies[name] = value[: config.max_article_chars] if name == "text" else value
     if not bodies:
-        return Problem(origin, "no text or html (or both empty)")
+        only_title = " (only a title)" if _scalar(record.get("title")) else ""
+        return Problem(origin, f"no text or html (or both empty){only_title}")
     # Exactly one body: a given plain text is already what cleaning would extract from the html.
     kind, body = ("text", bodies["text"].strip()) if "text" in bodies else ("html", bodies["html"])
 
