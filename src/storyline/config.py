@@ -23,7 +23,7 @@ class IngestConfig:
 class CleanConfig:
     min_article_words: int = 5  # fewer words after cleaning: "empty article", skipped
     max_text_chars: int = 2_000_000  # longer texts are cut at a paragraph (as IngestConfig.max_article_chars)
-    max_html_chars: int = 20_000_000  # larger HTML pages are cut before extraction
+    max_html_chars: int = 5_000_000  # larger HTML pages are cut before extraction (news pages: < 2 MB)
 
 
 @dataclass(slots=True)

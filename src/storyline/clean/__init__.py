@@ -56,7 +56,7 @@ def clean_document(doc: RawDocument, config: CleanConfig) -> Article | Problem:
         else:
             doc_html = doc.html
         found: Extracted = extract_html(doc_html, doc.url)
-        if not found.text.strip():
+        if word_count(found.text) < config.min_article_words:
             return Problem(item, "no article text found in the HTML")
         text = found.text
         # the document's own metadata wins over what the page says

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import functools
 import re
 
 _MIN_YEAR, _MAX_YEAR = 1800, 2200
@@ -21,6 +22,11 @@ _FORMATS = (
     "%Y%m%d",
 )
 _HAS_DIGIT = re.compile(r"\d")
+_LABEL = re.compile(r"^\W*(?:(?:last\s+)?updated|published|posted|first published|date)(?:\s+on)?\s*[:|-]?\s*",
+                    re.IGNORECASE)
+# dateparser tries every language it knows when none is given: seconds per odd string. News
+# dates in this project are English or numeric; a few major languages cover month names.
+DATEPARSER_LANGUAGES = ["en", "fr", "de", "es", "it", "pt", "nl"]
 
 
 def to_naive_utc(value: dt.datetime) -> dt.datetime:
@@ -63,9 +69,10 @@ def parse_published_at(value: str | dt.datetime | dt.date | None) -> dt.datetime
             return _plausible(dt.datetime.strptime(text, fmt))
         except ValueError:
             continue
-    return _dateparser(text)
+    return _dateparser(_LABEL.sub("", text).strip())
 
 
+@functools.lru_cache(maxsize=4096)
 def _dateparser(text: str) -> dt.datetime | None:
     try:
         import dateparser  # slow to import: only when the fast paths fail
@@ -74,7 +81,7 @@ def _dateparser(text: str) -> dt.datetime | None:
     try:
         parsed = dateparser.parse(
             text,
-            languages=None,
+            languages=DATEPARSER_LANGUAGES,
             settings={"RETURN_AS_TIMEZONE_AWARE": False, "TO_TIMEZONE": "UTC",
                       "PREFER_DATES_FROM": "past", "STRICT_PARSING": False,
                       # relative dates ("3 days ago") depend on when we read, not on the article

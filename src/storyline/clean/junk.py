@@ -36,7 +36,10 @@ _CREDIT = re.compile(
     r"|\bImage\s(?:source|caption|copyright)\b|\bcaption\s*:"
     r"|\b(?:photo|image|picture)\s+(?:credit|courtesy)\b"
     r"|(?:/|\||©|\bvia\s|\bCredit:?\s)\s*" + _AGENCIES + r"\s*\)?\.?\s*$"  # .../Getty Images (line end)
-    r"|(?:/|\||©|\bvia\s|\()\s*Getty\s?Images\b",
+    r"|(?:/|\||©|\bvia\s|\()\s*Getty\s?Images\b|\bGetty\s?Images\s*\)?\s*$"
+    # a credit after the caption's last sentence: "... on Monday. John Doe/Reuters"
+    r"|[.!?”\"]\s+(?:[\w.'’ -]{1,40}/)*" + _AGENCIES + r"(?:/" + _AGENCIES + r")*(?:\svia\s" + _AGENCIES
+    + r")?\s*$",
     re.IGNORECASE,
 )
 # A short line that is nothing but a credit: "Reuters", "AFP/Getty Images".
