@@ -302,17 +302,17 @@ def test_jsonl_fields_and_malformed_line(tmp_path: Path) -> None:
     assert [i.origin if isinstance(i, RawDocument) else i.item for i in items] == [
         f"{f}:1", f"{f}:2", f"{f}:3", f"{f}:5", f"{f}:6", f"{f}:7", f"{f}:8"
     ]
-    a1, a3 = docs(items)
+    a1, a3, a4 = docs(items)
+    assert (a4.id, a4.text, a4.title) == ("a4", "no body", "no body")  # a headline-only record
     assert a1 == RawDocument(id="a1", origin=f"{f}:1", text="A quake struck.", title="Quake",
                              url="https://n.example/a1", source="N",
                              published_at="2024-03-01T10:00:00Z", author="R. Roe")
     assert (a3.id, a3.html, a3.text, a3.published_at) == ("7", "<p>Hello</p>", None, "1 March 2024")
     bad = problems(items)
     assert bad[0].item == f"{f}:2" and bad[0].reason.startswith("invalid JSON: Unterminated string")
-    assert bad[1].reason == "no text or html (or both empty) (only a title)"
-    assert bad[2].reason == "no text or html (or both empty)"
-    assert "'text'" in bad[3].reason
-    assert "not an object" in bad[4].reason
+    assert bad[1].reason == "no text, html or title (or all empty)"
+    assert "'text'" in bad[2].reason
+    assert "not an object" in bad[3].reason
 
 
 def test_gold_fields_never_pass(tmp_path: Path) -> None:

@@ -51,11 +51,13 @@ class ClusterConfig:
     window_days: float = 7.0  # articles further apart in known dates are not compared
     join_threshold: float = 0.45
     merge_threshold: float = 0.45
-    storyline_threshold: float = 0.35
+    storyline_threshold: float = 0.45
+    storyline_embed_weight: float = 0.5  # rest is TF-IDF centroid cosine
     embed_weight: float = 0.5
     names_weight: float = 0.2  # rest is TF-IDF cosine over words
     time_decay_days: float = 3.0
     time_penalty: float = 0.2
+    year_penalty: float = 0.0  # known or text-read years 2+ apart
 
 
 @dataclass(slots=True)

@@ -62,7 +62,11 @@ _PROMO = re.compile(
     r"|\b(?:straight|directly|right) (?:to|into) your inbox\b|\bin your inbox\b"
     r"|\bfor free real[- ]time\b"
     r"|\bfor (?:more|the latest|all the latest)\b[^.!?]{0,60}?\b(?:updates|news|coverage|stories|newsletters)\b"
-    r"[^.!?]{0,40}?\b(?:sign up|subscribe|visit|follow|download|go to|head to|check out|see)\b"
+    r"[^.!?]{0,40}?\b(?:sign up|subscribe|visit|follow|download|go to|head to|check out|see|create an account|"
+    r"register|join)\b"
+    r"|\bfollow (?:\w+[’']s|our|the) [\w\s-]{0,40}\bcoverage\b[^.!?]{0,80}\b(?:at|on)\b"
+    r"|\ba version of this (?:article|story) appear(?:s|ed) in print\b|\bour standards:|\btrust principles\b"
+    r"|\blisten to this (?:article|story)\b|\b(?:this|the) (?:article|story|page) (?:contains|includes) affiliate links\b"
     r"|\b(?:click|tap) here\b|\bfollow us (?:on|at)\b|\b(?:like|find) us on facebook\b"
     r"|\bdownload (?:our|the [\w ]{1,20}) (?:free )?app\b|\bget (?:our|the) (?:free )?app\b"
     r"|\b(?:by|when you) (?:signing up|subscribing|registering|clicking)\b"
@@ -92,9 +96,11 @@ _FURNITURE = re.compile(
     r"share(?: this)?(?: article| story| page)?|share (?:on|via) \w+|tweet|e-?mail|print|"
     r"comments?|\d+ comments?|read more|more on this story|most read|most popular|recommended|"
     r"related(?: articles| stories| coverage| content| topics)?|trending(?: now)?|watch|listen|"
-    r"loading|image|video|photos?|gallery|back to top|top stories)\W*$"
+    r"loading|image|video|photos?|gallery|back to top|top stories|you may also like|recommended for you|"
+    r"more stories|more news|around the web|sponsored stories|promoted stories|order reprints|today[’']s paper|"
+    r"\d+\s*min(?:ute)?s?\s+read|share (?:this|on|via)\b.{0,40})\W*$"
     r"|^\W*(?:read more|read also|also read|see also|related|more from [\w ]{1,30}|watch|listen|"
-    r"recommended|trending|most read|related coverage|more coverage|latest)\s*[:|»>]",
+    r"recommended|trending|most read|related coverage|more coverage|latest|editor[’']s picks?)\s*[:|»>]",
     re.IGNORECASE,
 )
 
@@ -111,10 +117,10 @@ HEADLINE_MIN_WORDS = 5
 TAIL_MAX_LINES = 8  # more unpunctuated lines than this at the end: the article's own list  # shorter ones are list items ("TE David Thomas (knee)"), kept
 CAPTION_MAX_WORDS = 70  # a credit in a longer line removes only its sentence, not the line
 # Cheap substring triggers (on the lower-cased line) before any regex runs: most lines have none.
-_PROMO_WORDS = ("sign up", "sign-up", "signup", "signing up", "sign in", "subscri", "register",
+_PROMO_WORDS = ("coverage", "in print", "standards", "principles", "listen to", "affiliate", "sign up", "sign-up", "signup", "signing up", "sign in", "subscri", "register",
                 "inbox", "to your", "newsletter", "click", "tap here", "follow us", " app", "rights reserved",
                 "©", "copyright", "may not be", "privacy", "terms of", "a member", "log in",
-                "journalism", "javascript", "browser", "for more", "latest", "facebook", "real time",
+                "journalism", "javascript", "browser", "for more", "latest", "facebook", "real time", "create an account", "join",
                 "real-time")
 _CONTRIB_WORDS = ("©", "copyright", "rights reserved", "may not be", "contributed", "reporting by", "writing by", "editing by", "research by",
                   "compiled by", "graphics by", "produced by")
@@ -170,6 +176,8 @@ def _classify_line(line: str) -> tuple[str, list[str], bool]:
     Page junk (promos, captions, furniture) marks a block of other stories' teasers around it;
     end matter (contributors, copyright) does not: the article's own text sits right above it.
     """
+    if not any(c.isalnum() for c in line):
+        return "", [line], False  # separators: "___", "* * *"
     words = len(line.split())
     if _FURNITURE.match(line) or (words <= 12 and _CREDIT_LINE.match(line)):
         return "", [line], True

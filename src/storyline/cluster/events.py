@@ -48,6 +48,8 @@ class EventClusterer:
         tfidf = (self.f.tfidf[rows] @ self.f.tfidf[i].T).toarray().ravel()
         names = (self.f.names[rows] @ self.f.names[i].T).toarray().ravel()
         sim = c.embed_weight * emb + c.names_weight * names + (1.0 - c.embed_weight - c.names_weight) * tfidf
+        year_gap = np.abs(self.f.years[rows] - self.f.years[i])
+        sim[year_gap >= 2] -= c.year_penalty  # NaN compares False: unknown years cost nothing
         gap = np.abs(self.f.days[rows] - self.f.days[i])
         known = ~np.isnan(gap)
         if known.any():

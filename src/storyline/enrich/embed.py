@@ -9,9 +9,10 @@ Two backends give the same 384-d, L2-normalised vectors:
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 
@@ -76,3 +77,30 @@ class Embedder:
             show_progress_bar=False,
         )
         return vectors.astype(np.float32)
+
+
+class VectorCache(Protocol):
+    def text_vectors(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]: ...
+    def put_text_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None: ...
+
+
+class CachedEmbedder:
+    """An :class:`Embedder` that remembers every text it embedded (by sha1) in a cache such as the
+    store, so that a sentence is embedded once across stages and runs."""
+
+    def __init__(self, embedder: Embedder, cache: VectorCache) -> None:
+        self.embedder = embedder
+        self.cache = cache
+        self.config = embedder.config
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        keys = [hashlib.sha1(t.encode("utf-8", "surrogatepass")).hexdigest() for t in texts]
+        found = self.cache.text_vectors(MODEL_NAME, list(dict.fromkeys(keys)))
+        todo = {k: t for k, t in zip(keys, texts) if k not in found}
+        if todo:
+            fresh = dict(zip(todo, self.embedder.encode(list(todo.values()))))
+            self.cache.put_text_vectors(MODEL_NAME, fresh)
+            found.update(fresh)
+        return np.vstack([found[k] for k in keys]).astype(np.float32)

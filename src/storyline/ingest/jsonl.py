@@ -73,8 +73,12 @@ def record_to_document(obj: Any, origin: str, config: IngestConfig) -> Item:
             # Only plain text is cut here: markup is mostly not text, clean bounds it separately.
             bodies[name] = value[: config.max_article_chars] if name == "text" else value
     if not bodies:
-        only_title = " (only a title)" if _scalar(record.get("title")) else ""
-        return Problem(origin, f"no text or html (or both empty){only_title}")
+        # A headline-only record (news aggregators, headline feeds) is an article whose text is its
+        # headline: clustering and search still work on it.
+        title = _scalar(record.get("title"))
+        if not title or not title.strip():
+            return Problem(origin, "no text, html or title (or all empty)")
+        bodies["text"] = title.strip()
     # Exactly one body: a given plain text is already what cleaning would extract from the html.
     kind, body = ("text", bodies["text"].strip()) if "text" in bodies else ("html", bodies["html"])
 

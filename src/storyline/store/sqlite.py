@@ -38,11 +38,9 @@ CREATE TABLE IF NOT EXISTS embeddings (
     model TEXT NOT NULL,
     vector BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS sentence_embeddings (
-    article_id TEXT PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
-    model TEXT NOT NULL,
-    sentences TEXT NOT NULL,
-    vectors BLOB NOT NULL
+CREATE TABLE IF NOT EXISTS text_embeddings (
+    text_hash TEXT NOT NULL, model TEXT NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (text_hash, model)
 );
 CREATE TABLE IF NOT EXISTS duplicates (
     article_id TEXT PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
@@ -147,7 +145,7 @@ class Store:
                         " published_at=?, author=?, removed=?, added_at=? WHERE id=?",
                         (*values, a.id),
                     )
-                    for table in ("embeddings", "sentence_embeddings", "duplicates",
+                    for table in ("embeddings", "duplicates",
                                   "event_articles", "article_enrichment"):
                         conn.execute(f"DELETE FROM {table} WHERE article_id = ?", (a.id,))
                     results.append("updated")
@@ -205,23 +203,20 @@ class Store:
         return np.vstack([np.frombuffer(found[i], dtype=np.float32) for i in ids]) if ids else \
             np.zeros((0, 384), dtype=np.float32)
 
-    def sentence_embeddings(self, model: str, article_id: str) -> tuple[list[str], np.ndarray] | None:
-        row = self.conn.execute(
-            "SELECT sentences, vectors FROM sentence_embeddings WHERE article_id = ? AND model = ?",
-            (article_id, model),
-        ).fetchone()
-        if row is None:
-            return None
-        sentences = json.loads(row[0])
-        return sentences, np.frombuffer(row[1], dtype=np.float32).reshape(len(sentences), -1)
+    def text_vectors(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        """Cached embeddings of texts (sentences) by the sha1 of the text."""
+        out: dict[str, np.ndarray] = {}
+        for chunk in _chunks(hashes, 500):
+            q = (f"SELECT text_hash, vector FROM text_embeddings WHERE model = ? AND text_hash IN"
+                 f" ({','.join('?' * len(chunk))})")
+            out.update({r[0]: np.frombuffer(r[1], dtype=np.float32) for r in self.conn.execute(q, (model, *chunk))})
+        return out
 
-    def put_sentence_embeddings(self, model: str, article_id: str, sentences: list[str],
-                                vectors: np.ndarray) -> None:
+    def put_text_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None:
         with self.transaction() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO sentence_embeddings (article_id, model, sentences, vectors)"
-                " VALUES (?,?,?,?)",
-                (article_id, model, json.dumps(sentences), vectors.astype(np.float32).tobytes()),
+            conn.executemany(
+                "INSERT OR IGNORE INTO text_embeddings (text_hash, model, vector) VALUES (?,?,?)",
+                [(h, model, v.astype(np.float32).tobytes()) for h, v in vectors.items()],
             )
 
     # -- duplicates -----------------------------------------------------------------------------
@@ -301,6 +296,10 @@ class Store:
         with self.transaction() as conn:
             conn.execute("UPDATE events SET title = ? WHERE id = ?", (title, event_id))
 
+    def storyline_data(self, storyline_id: str) -> dict:
+        row = self.conn.execute("SELECT data FROM storylines WHERE id = ?", (storyline_id,)).fetchone()
+        return json.loads(row[0]) if row else {}
+
     def set_storyline_title(self, storyline_id: str, title: str, data: dict | None = None) -> None:
         with self.transaction() as conn:
             row = conn.execute("SELECT data FROM storylines WHERE id = ?", (storyline_id,)).fetchone()
@@ -331,6 +330,12 @@ class Store:
         with self.transaction() as conn:
             conn.executemany("INSERT INTO problems (run_at, item, reason) VALUES (?,?,?)",
                              [(now, p.item, p.reason) for p in problems])
+
+
+    def problems(self, limit: int = 500) -> list[Problem]:
+        """The most recently logged skipped items, newest first."""
+        rows = self.conn.execute("SELECT item, reason FROM problems ORDER BY id DESC LIMIT ?", (limit,))
+        return [Problem(r[0], r[1]) for r in rows]
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

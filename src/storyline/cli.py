@@ -1,0 +1,89 @@
+"""The ``storyline`` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from storyline.config import Config
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Turn news articles into events and storylines.")
+eval_app = typer.Typer(no_args_is_help=True, help="Measure storyline against labelled data.")
+app.add_typer(eval_app, name="eval")
+
+EXIT_SKIPPED = 3  # the run finished but some inputs were skipped (each named on stderr)
+
+
+def print_summary(summary, console: Console) -> None:
+    table = Table(title="storyline run", show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("articles read", f"{summary.read} ({summary.new} new, {summary.updated} updated,"
+                                   f" {summary.unchanged} unchanged)")
+    table.add_row("skipped", str(summary.skipped))
+    dups = ", ".join(f"{n} {k}" for k, n in sorted(summary.duplicates.items())) or "none"
+    table.add_row("duplicates", dups)
+    table.add_row("in store", f"{summary.articles} articles, {summary.events} events,"
+                              f" {summary.storylines} storylines")
+    table.add_row("time", "  ".join(f"{k} {v:.1f}s" for k, v in summary.stage_seconds.items()))
+    if summary.out_dir:
+        table.add_row("wrote", f"{summary.out_dir}/export.json, {summary.out_dir}/report.html")
+    console.print(table)
+
+
+@app.command()
+def run(
+    inputs: Annotated[list[str], typer.Argument(help="Files, folders, feed or page URLs, in any mix.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: storyline.db, export.json, report.html.")],
+    allow_private_urls: Annotated[bool, typer.Option(help="Let fetches reach private/loopback addresses.")] = False,
+    no_fetch: Annotated[bool, typer.Option("--no-fetch", help="Never fetch pages linked from feeds.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Read INPUTS, store them in OUT/storyline.db, group them into events and storylines, and
+    write OUT/export.json and OUT/report.html. Running again adds only what is new."""
+    from storyline.pipeline import run as run_pipeline
+
+    config = Config()
+    config.ingest.allow_private_urls = allow_private_urls
+    config.ingest.fetch_linked_pages = not no_fetch
+    config.progress = not quiet
+    err = Console(stderr=True)
+    summary = run_pipeline(inputs, out, config)
+    for problem in summary.problems:
+        err.print(f"[yellow]skipped[/] {problem.item}: {problem.reason}", highlight=False, soft_wrap=True)
+    print_summary(summary, Console(stderr=True))
+    if summary.problems:
+        raise typer.Exit(EXIT_SKIPPED)
+
+
+@eval_app.command("events")
+def eval_events(
+    files: Annotated[list[Path], typer.Argument(help="Labelled JSONL files (gold_cluster per article).")],
+    results: Annotated[Optional[Path], typer.Option(help="Write the scores as JSON here.")] = None,
+) -> None:
+    """Strip every gold_* field, run the same pipeline a user runs, print B-cubed P/R/F1 and AMI."""
+    from storyline.evaluate.events import evaluate_event_files
+
+    rows = evaluate_event_files(files, results)
+    table = Table(title="event clustering")
+    for col in ("data set", "articles", "gold", "predicted", "B3 P", "B3 R", "B3 F1", "AMI", "seconds"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["dataset"], str(r["items"]), str(r["gold_clusters"]), str(r["predicted_clusters"]),
+                      f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}", f"{r['ami']:.3f}",
+                      f"{r['seconds']:.1f}")
+    Console().print(table)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    sys.exit(app())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

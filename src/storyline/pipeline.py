@@ -1,0 +1,252 @@
+"""The pipeline: ingest -> clean -> store -> embed -> cluster -> dedup -> storylines -> synthesize -> export.
+
+Each stage is a small function over the store; ``run`` calls them in order, times them and reports
+progress. Every stage only does what is missing (articles not yet stored, embedded, clustered or
+synthesised), so re-running with the same input changes nothing and a killed run is completed by
+the next one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from storyline.clean import clean_document
+from storyline.cluster.events import cluster_events
+from storyline.cluster.features import ArticleFeatures, build_features
+from storyline.cluster.storylines import link_storylines
+from storyline.config import Config
+from storyline.dedup import article_sentences, find_copies, find_rewrites
+from storyline.enrich.embed import MODEL_NAME, CachedEmbedder, Embedder
+from storyline.ingest import read_inputs
+from storyline.progress import Progress
+from storyline.records import Article, Event, Problem, Storyline
+from storyline.store import Store
+
+INGEST_BATCH = 200
+EMBED_BATCH = 256
+LEAD_CHARS = 1200  # title + lead: about max_tokens words; the rest of the text is not embedded
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What a run did, for the end-of-run screen and the exit status."""
+
+    read: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    articles: int = 0
+    duplicates: Counter = field(default_factory=Counter)
+    events: int = 0
+    storylines: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    out_dir: Path | None = None
+
+    @property
+    def skipped(self) -> int:
+        return len(self.problems)
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.stage_seconds.values())
+
+
+def event_id_for(first_article_id: str) -> str:
+    return "ev-" + hashlib.sha1(first_article_id.encode()).hexdigest()[:12]
+
+
+def storyline_id_for(first_event_id: str) -> str:
+    return "sl-" + hashlib.sha1(first_event_id.encode()).hexdigest()[:12]
+
+
+def embedding_text(article: Article) -> str:
+    """What MiniLM sees of an article: its title and lead (news puts the event up front)."""
+    lead = article.text[:LEAD_CHARS]
+    return f"{article.title}. {lead}" if article.title else lead
+
+
+class Pipeline:
+    """Runs the stages over one store. Holds the models so a long-lived process loads them once."""
+
+    def __init__(self, store: Store, config: Config | None = None, progress: Progress | None = None) -> None:
+        self.store = store
+        self.config = config or Config()
+        self.progress = progress or Progress(enabled=False)
+        self.embedder = Embedder(self.config.embed)
+        self.sentences = CachedEmbedder(self.embedder, store)
+        self.summary = RunSummary()
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.summary.stage_seconds[name] = self.summary.stage_seconds.get(name, 0.0) + (
+                time.perf_counter() - start)
+
+    # -- stages ---------------------------------------------------------------------------------
+
+    def ingest(self, inputs: Sequence[str]) -> None:
+        """Read, clean and store articles, committing every INGEST_BATCH."""
+        batch: list[Article] = []
+        task = self.progress.task("ingest", total=None)
+
+        def flush() -> None:
+            for result in self.store.add_articles(batch):
+                setattr(self.summary, result, getattr(self.summary, result) + 1)
+            batch.clear()
+
+        seen: set[str] = set()
+        for item in read_inputs(inputs, self.config.ingest):
+            if isinstance(item, Problem):
+                self.summary.problems.append(item)
+                continue
+            self.summary.read += 1
+            article = clean_document(item, self.config.clean)
+            if isinstance(article, Problem):
+                self.summary.problems.append(article)
+            elif article.id in seen:
+                self.summary.problems.append(Problem(item.origin, f"duplicate id {article.id!r} in this run"))
+            else:
+                seen.add(article.id)
+                batch.append(article)
+                if len(batch) >= INGEST_BATCH:
+                    flush()
+            task.advance()
+        flush()
+        self.store.log_problems(self.summary.problems)
+
+    def embed(self) -> None:
+        """Embed every stored article that has no embedding yet (never one twice)."""
+        missing = self.store.missing_embeddings(MODEL_NAME)
+        task = self.progress.task("embed", total=len(missing))
+        for start in range(0, len(missing), EMBED_BATCH):
+            ids = missing[start:start + EMBED_BATCH]
+            articles = self.store.articles(ids)
+            vectors = self.embedder.encode([embedding_text(a) for a in articles])
+            self.store.put_embeddings(MODEL_NAME, [a.id for a in articles], vectors)
+            task.advance(len(ids))
+
+    def cluster(self, articles: list[Article]) -> tuple[ArticleFeatures, list[Event], list[Storyline]]:
+        """Place new articles into events (existing memberships stay), then link storylines."""
+        embeddings = self.store.embeddings(MODEL_NAME, [a.id for a in articles])
+        features = build_features(articles, embeddings)
+        existing = self.store.assignments()
+        keys = cluster_events(features, self.config.cluster, existing)
+        row_of = {a: r for r, a in enumerate(features.ids)}
+        members: dict[str, list[str]] = {}
+        for a in features.ids:  # insertion order
+            members.setdefault(keys[a], []).append(a)
+        known_ids = set(existing.values())
+        events = []
+        for key, ids in members.items():
+            event_id = key if key in known_ids else event_id_for(key)
+            dates = sorted(d for d in (articles[row_of[i]].date for i in ids) if d)
+            events.append(Event(id=event_id, article_ids=ids, date=dates[len(dates) // 2] if dates else None))
+        groups = [[row_of[i] for i in e.article_ids] for e in events]
+        numbers = link_storylines(features, groups, self.config.cluster)
+        by_number: dict[int, list[Event]] = {}
+        for event, number in zip(events, numbers):
+            by_number.setdefault(number, []).append(event)
+        storylines = []
+        for group in by_number.values():
+            group.sort(key=lambda e: (e.date is None, e.date or 0, e.id))
+            sid = storyline_id_for(min(e.id for e in group))
+            for e in group:
+                e.storyline_id = sid
+            storylines.append(Storyline(id=sid, event_ids=[e.id for e in group]))
+        return features, events, storylines
+
+    def sentence_vectors(self, article: Article) -> np.ndarray:
+        return self.sentences.encode(article_sentences(article))
+
+    def dedup(self, articles: list[Article], events: list[Event]) -> None:
+        by_id = {a.id: a for a in articles}
+        links = find_copies(articles, self.config.dedup)
+        copied = {link.article_id for link in links}
+        members = [[by_id[i] for i in e.article_ids] for e in events]
+        links += find_rewrites(
+            members,
+            lambda arts: self.store.embeddings(MODEL_NAME, [a.id for a in arts]),
+            self.sentence_vectors, copied, self.config.dedup,
+        )
+        self.store.replace_duplicates(links)
+        self.summary.duplicates = Counter(link.kind for link in links)
+
+    def synthesize(self, articles: list[Article], events: list[Event]) -> None:
+        """Title, cited summary and source comparison for every event whose articles changed."""
+        from storyline.synthesize import synthesize_event
+
+        by_id = {a.id: a for a in articles}
+        todo = []
+        for e in events:
+            digest = hashlib.sha1("\n".join(sorted(e.article_ids)).encode()).hexdigest()
+            data = self.store.event_data(e.id)
+            if data.get("members_digest") != digest:
+                todo.append((e, digest))
+        task = self.progress.task("synthesize", total=len(todo))
+        for e, digest in todo:
+            result = synthesize_event([by_id[i] for i in e.article_ids], self.sentences)
+            self.store.set_event_data(e.id, {"members_digest": digest, **result.to_dict()})
+            self.store.set_event_title(e.id, result.title)
+            task.advance()
+
+    def title_storylines(self) -> None:
+        from storyline.synthesize import storyline_overview
+
+        events = {e.id: e for e in self.store.events()}
+        for s in self.store.storylines():
+            members = [events[i] for i in s.event_ids if i in events]
+            overview = storyline_overview(
+                [(e.id, e.date, e.title, self.store.event_data(e.id).get("summary", [])) for e in members])
+            biggest = max(members, key=lambda e: len(e.article_ids))
+            self.store.set_storyline_title(s.id, biggest.title, {"overview": overview})
+
+    # -- the whole run --------------------------------------------------------------------------
+
+    def run(self, inputs: Sequence[str]) -> RunSummary:
+        with self.stage("ingest+clean"):
+            self.ingest(inputs)
+        with self.stage("embed"):
+            self.embed()
+        articles = self.store.articles()
+        self.summary.articles = len(articles)
+        with self.stage("cluster"):
+            _, events, storylines = self.cluster(articles)
+            self.store.save_clustering(events, storylines)
+        with self.stage("dedup"):
+            self.dedup(articles, events)
+        with self.stage("synthesize"):
+            self.synthesize(articles, events)
+            self.title_storylines()
+        self.summary.events = len(events)
+        self.summary.storylines = len(storylines)
+        return self.summary
+
+
+def run(inputs: Sequence[str], out_dir: str | Path, config: Config | None = None) -> RunSummary:
+    """Process ``inputs`` into ``out_dir``: ``storyline.db``, ``export.json`` and ``report.html``."""
+    from storyline.export import write_outputs
+
+    config = config or Config()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with Store(out / "storyline.db") as store, Progress(enabled=config.progress) as progress:
+        pipeline = Pipeline(store, config, progress)
+        summary = pipeline.run(inputs)
+        with pipeline.stage("export"):
+            write_outputs(store, out)
+    summary.out_dir = out
+    return summary
