@@ -237,13 +237,15 @@ def test_clean_examples_untouched(prefix: str) -> None:
 
 
 def test_junk_removal_is_fast() -> None:
-    src = example("004")  # ~600 words
+    src = example("004")  # ~600 words; target < 5 ms, about 1 ms on an idle core
     remove_junk(src)
-    n = 50
-    start = time.perf_counter()
-    for _ in range(n):
-        remove_junk(src)
-    assert (time.perf_counter() - start) / n < 0.005
+    best = float("inf")
+    for _ in range(5):  # best of 5 rounds: robust to a busy machine
+        start = time.perf_counter()
+        for _ in range(10):
+            remove_junk(src)
+        best = min(best, (time.perf_counter() - start) / 10)
+    assert best < 0.005
 
 
 # --- normalisation, hash, dates ----------------------------------------------------------------
