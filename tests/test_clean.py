@@ -58,6 +58,12 @@ def lines_of(text: str) -> list[str]:
     "Follow us on Twitter @CityDesk and on Facebook.",
     "Advertisement",
     "Read more: Council delays vote on harbour tunnel",
+    "Follow the Herald's coverage of the election at https://herald.example.com/election",
+    "Have a news tip? Email us at tips@herald.example.com.",
+    "CLICK HERE TO GET THE HERALD APP",
+    "Click to share on X (Opens in new window)",
+    "Most Viewed",
+    "___",
 ])
 def test_promos_removed(junk: str) -> None:
     text, removed = remove_junk(body(junk))
@@ -84,6 +90,11 @@ def test_captions_and_credits_removed(caption: str) -> None:
     "The Herald's Ann Holt and Sam Ortiz contributed reporting.",
     "(Reporting by Paul Adams; Editing by Karen White)",
     "Associated Press writers Jo Park in Seoul and Ed Moss in Tokyo contributed.",
+    "Reporting by Jo Lee in Kyiv; writing by Ed Moss; editing by Kim Ray",
+    "Editing by Kim Ray",
+    "— With assistance from Jane Doe and Bo Kim.",
+    "Contributing: Jane Doe, Herald staff",
+    "Copyright 2025 The Herald. All rights reserved.",
 ])
 def test_contributor_lines_removed(credit: str) -> None:
     text, _ = remove_junk(body(credit))
@@ -156,6 +167,10 @@ def test_repeated_long_paragraph_keeps_first_copy() -> None:
     "She said the report, to which three agencies contributed, was thorough.",
     "Reuters reported that the talks had stalled.",
     "PARIS (AFP) — French lawmakers voted on Tuesday to extend the measures.",
+    "Reporting by the BBC has shown that the minister knew of the plan.",
+    "Writing by hand, the clerk recorded every vote in the ledger.",
+    "A Reuters/Ipsos poll found that 41 percent of voters backed the plan.",
+    "Residents can follow the debate live on the council website, officials said.",
 ])
 def test_legit_sentences_kept(sentence: str) -> None:
     text, removed = remove_junk(body(before=(sentence,)) + "\n" + sentence.replace("1972", "1973"))

@@ -64,8 +64,12 @@ _PROMO = re.compile(
     r"|\bfor (?:more|the latest|all the latest)\b[^.!?]{0,60}?\b(?:updates|news|coverage|stories|newsletters)\b"
     r"[^.!?]{0,40}?\b(?:sign up|subscribe|visit|follow|download|go to|head to|check out|see|create an account|"
     r"register|join)\b"
-    r"|\bfollow (?:\w+[’']s|our|the) [\w\s-]{0,40}\bcoverage\b[^.!?]{0,80}\b(?:at|on)\b"
+    r"|\bfollow (?:the )?(?:\w+[’']s|our|the) [\w\s-]{0,40}\bcoverage\b[^.!?]{0,80}\b(?:at|on)\b"
     r"|\ba version of this (?:article|story) appear(?:s|ed) in print\b|\bour standards:|\btrust principles\b"
+    r"|\bfollow (?:our |the )?live (?:updates|coverage|blog)\b|\bread the full (?:story|article|report)\b"
+    r"|\b(?:news )?tips?\b[^.!?]{0,30}\b(?:email|contact|message) us\b|\b(?:email|contact) us at\b|\bsend us your\b"
+    r"|\bwe use cookies\b|\bcookie (?:policy|settings|preferences)\b"
+    r"|\bclick to (?:share|open|print|email)\b|\(opens in (?:a )?new (?:window|tab)\)"
     r"|\blisten to this (?:article|story)\b|\b(?:this|the) (?:article|story|page) (?:contains|includes) affiliate links\b"
     r"|\b(?:click|tap) here\b|\bfollow us (?:on|at)\b|\b(?:like|find) us on facebook\b"
     r"|\bdownload (?:our|the [\w ]{1,20}) (?:free )?app\b|\bget (?:our|the) (?:free )?app\b"
@@ -85,7 +89,12 @@ _CONTRIB = re.compile(
     r"|\b(?:writers?|reporters?|correspondents?|journalists?)\b[^.!?]{0,150}\bcontributed\W*$"
     r"|^\W*(?:additional )?(?:reporting|writing|editing|research|compiled|graphics|produced)"
     r"(?: and \w+)? by\b[^.!?]{0,160}(?:;|\)\W*$|\bediting by\b)"
-    r"|^\W*(?:additional )?reporting by\b[^.!?]{0,80}$",
+    # "Reuters reporting by Jo Lee in Kyiv; writing by Ed Moss; editing by Kim Ray", "Editing by Kim Ray"
+    r"|^\W*(?:[A-Z][\w’']* )?(?:additional )?(?:reporting|writing|editing|research|compiled|graphics|produced|fact-checking)(?: and (?:reporting|writing|editing))? by\s+(?-i:[A-Z][\w.'’-]*(?:,?\s+(?:[A-Z][\w.'’-]*|in|and|at|from|of|de|van|von|the|with|for))*)(?:\s*[;,]\s*(?:additional )?(?:reporting|writing|editing|research|compiled|graphics|produced|fact-checking)(?: and (?:reporting|writing|editing))? by\s+(?-i:[A-Z][\w.'’-]*(?:,?\s+(?:[A-Z][\w.'’-]*|in|and|at|from|of|de|van|von|the|with|for))*))*\W*$"
+    r"|^\W*(?:with )?(?:additional )?assistance from\s+(?-i:[A-Z][\w.'’-]*(?:,?\s+(?:[A-Z][\w.'’-]*|in|and|at|from|of|de|van|von|the|with|for))*)\W*$|^\W*contribut(?:ing|ors?)\s*:"
+    r"|^\W*this (?:story|article) has been updated\b"
+    r"|\b(?:this|the) (?:article|story|piece) (?:was )?(?:originally|first) (?:appeared|published|ran)\b"
+    r"|\brepublished (?:from|under|with permission)\b",
     re.IGNORECASE,
 )
 
@@ -97,7 +106,8 @@ _FURNITURE = re.compile(
     r"comments?|\d+ comments?|read more|more on this story|most read|most popular|recommended|"
     r"related(?: articles| stories| coverage| content| topics)?|trending(?: now)?|watch|listen|"
     r"loading|image|video|photos?|gallery|back to top|top stories|you may also like|recommended for you|"
-    r"more stories|more news|around the web|sponsored stories|promoted stories|order reprints|today[’']s paper|"
+    r"more stories|more news|around the web|most viewed|most shared|most watched|recommended stories|more to read|"
+    r"top news|sponsored stories|promoted stories|order reprints|today[’']s paper|"
     r"\d+\s*min(?:ute)?s?\s+read|share (?:this|on|via)\b.{0,40})\W*$"
     r"|^\W*(?:read more|read also|also read|see also|related|more from [\w ]{1,30}|watch|listen|"
     r"recommended|trending|most read|related coverage|more coverage|latest|editor[’']s picks?)\s*[:|»>]",
@@ -117,13 +127,15 @@ HEADLINE_MIN_WORDS = 5
 TAIL_MAX_LINES = 8  # more unpunctuated lines than this at the end: the article's own list  # shorter ones are list items ("TE David Thomas (knee)"), kept
 CAPTION_MAX_WORDS = 70  # a credit in a longer line removes only its sentence, not the line
 # Cheap substring triggers (on the lower-cased line) before any regex runs: most lines have none.
-_PROMO_WORDS = ("coverage", "in print", "standards", "principles", "listen to", "affiliate", "sign up", "sign-up", "signup", "signing up", "sign in", "subscri", "register",
+_PROMO_WORDS = ("live", "full story", "full article", "full report", "tip", "email us", "contact us",
+                "message us", "send us", "cookie", "opens in", "click", "coverage", "in print", "standards", "principles", "listen to", "affiliate", "sign up", "sign-up", "signup", "signing up", "sign in", "subscri", "register",
                 "inbox", "to your", "newsletter", "click", "tap here", "follow us", " app", "rights reserved",
                 "©", "copyright", "may not be", "privacy", "terms of", "a member", "log in",
                 "journalism", "javascript", "browser", "for more", "latest", "facebook", "real time", "create an account", "join",
                 "real-time")
-_CONTRIB_WORDS = ("©", "copyright", "rights reserved", "may not be", "contributed", "reporting by", "writing by", "editing by", "research by",
-                  "compiled by", "graphics by", "produced by")
+_CONTRIB_WORDS = ("updated", "originally", "first published", "first appeared", "republished", "assistance",
+                  "contributing", "contributor", "©", "copyright", "rights reserved", "may not be", "contributed", "reporting by", "writing by", "editing by", "research by",
+                  "compiled by", "graphics by", "produced by", "fact-checking by")
 
 
 def _key(line: str) -> str:
