@@ -385,3 +385,23 @@ def test_huge_text_is_cut() -> None:
     cfg = CleanConfig(max_text_chars=1000)
     art = clean_document(RawDocument(id="b", origin="o", text=body() * 50), cfg)
     assert isinstance(art, Article) and len(art.text) <= 1000
+
+
+@pytest.mark.parametrize("head", [
+    "By Jane Doe and Sam Ortiz, The Herald",
+    "Updated 10:32 AM EST, Mon February 17, 2025",
+    "PUBLISHED: MONDAY, MARCH 11, 2013, 10: 34 PM",
+])
+def test_byline_and_time_stamp_at_top_removed(head: str) -> None:
+    text, removed = remove_junk(body(before=(head,)))
+    assert text.startswith(BODY[0]) and removed == [head]
+
+
+@pytest.mark.parametrize("first", [
+    "By Sunday, the rebels had taken the city.",
+    "By the end of 2024 prices had risen by a third.",
+    "Updated rules take effect in 2025 for 3 million drivers",
+])
+def test_head_lines_that_are_not_bylines_kept(first: str) -> None:
+    text, removed = remove_junk(body(before=(first,)))
+    assert text.startswith(first) and not removed

@@ -114,6 +114,35 @@ _FURNITURE = re.compile(
     re.IGNORECASE,
 )
 
+# Bylines and time stamps, looked for only in the first lines of the text.
+_NAMES = r"(?-i:[A-Z][\w.'’-]*(?:,?\s+(?:[A-Z][\w.'’-]*|and|de|van|von|der|la|le|bin|al))*)"
+_BYLINE = re.compile(
+    r"^\W*by\s+" + _NAMES
+    + r"(?:\s*(?:,|\||-|–|—|and)\s*(?-i:[A-Z0-9][\w.’'-]*(?:\s+[A-Z0-9][\w.’'-]*){0,5}))?\s*$",
+    re.IGNORECASE,
+)
+_STAMP = re.compile(r"^\W*(?:last\s+)?(?:updated|published|posted|modified|first published)\b\W*(.*)$",
+                    re.IGNORECASE)
+_STAMP_WORDS = frozenset(
+    "jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june july august "
+    "september october november december mon tue tues wed thu thurs fri sat sun monday tuesday wednesday "
+    "thursday friday saturday sunday am pm a.m p.m at on of the et pt ct gmt utc bst cet edt est pdt pst "
+    "cdt cst updated published ago hours hour minutes minute mins min days day".split())
+
+
+def _is_stamp(line: str) -> bool:
+    """'Updated 10:32 AM EST, Mon February 17, 2025': a label, then only date and time words."""
+    m = _STAMP.match(line)
+    if not m:
+        return False
+    tokens = re.findall(r"[\w.:]+", m.group(1))
+    return bool(tokens) and any(c.isdigit() for c in m.group(1)) and all(
+        t.rstrip(".").lower() in _STAMP_WORDS or re.fullmatch(r"[\d:./-]+(?:am|pm|h)?", t.lower())
+        for t in tokens)
+
+
+HEAD_LINES = 4  # bylines / time stamps are looked for in this many first lines
+
 _BULLET = re.compile(r"^\s*[*•·▪►‣◦]\s*\S|^\s*[-–—]\s+\S")
 # A sentence end: . ! ? … : ; possibly followed by closing quotes or brackets.
 _SENTENCE_END = re.compile(r"[.!?…:;](?:\s?[\"'”’»)\]])*\s*$")
@@ -231,6 +260,17 @@ def find_junk(text: str, title: str | None = None) -> tuple[str, list[str], str 
         elif pieces:
             removed_at.setdefault(i, []).extend(pieces)
             kept[i] = new
+
+    # bylines and time stamps above the text
+    seen = 0
+    for i, line in enumerate(kept):
+        if not line:
+            continue
+        seen += 1
+        if seen > HEAD_LINES:
+            break
+        if len(line.split()) <= 15 and (_BYLINE.match(line) or _is_stamp(line)):
+            drop(i, [line])
 
     # 2. the title given again as a paragraph, a heading given twice, repeated paragraphs
     headline = None
