@@ -2,18 +2,23 @@
 
 Rules describe *kinds* of junk, never particular strings of one site:
 
-* promos: newsletter / sign-up / alert / app / social calls to action, copyright lines,
-  bare page-furniture lines ("Advertisement", "Read more: ...");
+* promos and page furniture: newsletter / sign-up / alert / app / social calls to action, tip
+  lines, cookie notices, bare furniture lines ("Advertisement", "Read more: ...", "___");
 * photo captions and credits: "(AP Photo/...)", "Photograph: ...", ".../Getty Images";
-* contributor lines: "X and Y contributed to this report", "(Reporting by X; Editing by Y)";
-* a headline repeated as a paragraph: the title, or a heading-like line given twice;
-  exact repeated paragraphs (only the first copy is kept);
-* the trailing block of other stories: bullet lines and short headline-like lines with no
-  sentence punctuation at the end of the article, and truncated teasers next to them.
+* end matter: "X and Y contributed to this report", "(Reporting by X; Editing by Y)",
+  "Contributing: ...", copyright and "first published in" notes;
+* bylines and time stamps in the first lines ("By Jane Doe, CNN", "Updated 10:32 AM EST ...");
+* a headline repeated as a paragraph: the title, or a heading-like line given twice (it is
+  returned as the page's headline); long paragraphs given twice (the first copy stays);
+* the trailing block of other stories: short headline-like lines with no sentence punctuation
+  at the end of the article, and any unpunctuated lines (bullets, truncated teasers) directly
+  above promos or captions there.
 
-Promo and contributor rules work per sentence, so a real sentence sharing a line with a
-promo survives. Short lines inside the article (subheadings) are kept: only the tail block is
-treated as a list of other headlines, and only while a real sentence remains above it.
+Promo and credit rules work per sentence, so a real sentence sharing a line with a promo
+survives. Short lines inside the article (subheadings) are kept, so are short repeated lines
+(list items), a long run of unpunctuated lines at the end (the article's own list), a single
+sentence-case last line (a sentence missing its full stop), and anything that would leave the
+text without a single real sentence.
 """
 
 from __future__ import annotations
@@ -156,15 +161,21 @@ HEADLINE_MIN_WORDS = 5
 TAIL_MAX_LINES = 8  # more unpunctuated lines than this at the end: the article's own list  # shorter ones are list items ("TE David Thomas (knee)"), kept
 CAPTION_MAX_WORDS = 70  # a credit in a longer line removes only its sentence, not the line
 # Cheap substring triggers (on the lower-cased line) before any regex runs: most lines have none.
-_PROMO_WORDS = ("live", "full story", "full article", "full report", "tip", "email us", "contact us",
-                "message us", "send us", "cookie", "opens in", "click", "coverage", "in print", "standards", "principles", "listen to", "affiliate", "sign up", "sign-up", "signup", "signing up", "sign in", "subscri", "register",
-                "inbox", "to your", "newsletter", "click", "tap here", "follow us", " app", "rights reserved",
-                "©", "copyright", "may not be", "privacy", "terms of", "a member", "log in",
-                "journalism", "javascript", "browser", "for more", "latest", "facebook", "real time", "create an account", "join",
-                "real-time")
-_CONTRIB_WORDS = ("updated", "originally", "first published", "first appeared", "republished", "assistance",
-                  "contributing", "contributor", "©", "copyright", "rights reserved", "may not be", "contributed", "reporting by", "writing by", "editing by", "research by",
-                  "compiled by", "graphics by", "produced by", "fact-checking by")
+_PROMO_WORDS = (
+    "sign up", "sign-up", "signup", "signing up", "sign in", "subscri", "register", "alert", "inbox",
+    "real time", "real-time", "for more", "the latest", "coverage", "in print", "our standards",
+    "trust principles", "live updates", "live coverage", "live blog", "read the full", "email us",
+    "contact us", "message us", "send us", "cookie", "click", "opens in", "listen to this", "affiliate",
+    "tap here", "follow us", "us on facebook", " app", "privacy", "terms of", "already a", "become a",
+    "log in", "journalism", "javascript", "browser", "newsletter",
+)
+_CONTRIB_WORDS = (
+    "rights reserved", "©", "copyright", "may not be published", "may not be reproduced",
+    "may not be broadcast", "may not be rewritten", "contribut", "reporting by", "writing by",
+    "editing by", "research by", "compiled by", "graphics by", "produced by", "fact-checking by",
+    "assistance from", "has been updated", "originally appeared", "originally published",
+    "originally ran", "first appeared", "first published", "first ran", "republished",
+)
 
 
 def _key(line: str) -> str:

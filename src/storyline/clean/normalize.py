@@ -8,7 +8,7 @@ import unicodedata
 
 # Invisible characters that only get in the way: zero-width space/joiners, BOM, soft hyphen,
 # word joiner, bidi marks.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f"), None)
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f]")
 # Unicode spaces (no-break, thin, figure, ideographic ...) become a plain space.
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _LINE_BREAKS = re.compile(r"\r\n?|[\u2028\u2029\u0085]")
@@ -22,7 +22,7 @@ def normalize_text(text: str) -> str:
     Paragraph structure is kept: line breaks stay, runs of blank lines become one blank line.
     Characters are otherwise left alone (curly quotes and dashes are part of the text).
     """
-    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
     text = _LINE_BREAKS.sub("\n", text)
     text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     return _BLANK_RUNS.sub("\n\n", text).strip()
@@ -30,7 +30,7 @@ def normalize_text(text: str) -> str:
 
 def normalize_for_hash(text: str) -> str:
     """Canonical form for identity: NFKC, case-folded, all whitespace collapsed to one space."""
-    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).casefold()
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).casefold()
     return _WS.sub(" ", text).strip()
 
 
