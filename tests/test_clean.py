@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 from pathlib import Path
 
@@ -120,6 +121,19 @@ def test_trailing_other_headlines_removed() -> None:
     text, removed = remove_junk(body(*tail))
     assert text.endswith(BODY[-1])
     assert len(removed) == 4
+
+
+def test_trailing_junk_block_in_any_order() -> None:
+    tail = [
+        "Minister resigns over leaked budget memo as coalition talks stall and opposition parties de",
+        "* Ahead of the summit, leaders urge a vote on rival proposals for action at the UN General",
+        "Flooding closes the coastal road for a third day. (AP Photo/Kim Lee)",
+        "Striking nurses return to workFor free real time breaking news alerts sent straight to your inbox",
+        "Mayor says the harbour tunnel will open next year despite cost overruns and...",
+    ]
+    for order in itertools.permutations(tail):
+        text, removed = remove_junk(body(*order))
+        assert text == "\n".join(BODY), order
 
 
 def test_trailing_headline_list_without_other_junk() -> None:

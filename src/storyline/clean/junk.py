@@ -148,6 +148,7 @@ def _is_stamp(line: str) -> bool:
 
 HEAD_LINES = 4  # bylines / time stamps are looked for in this many first lines
 
+_ELLIPSIS_END = re.compile(r"(?:…|\.\.\.)[\"'”’»)\]]*\s*$")
 _BULLET = re.compile(r"^\s*[*•·▪►‣◦]\s*\S|^\s*[-–—]\s+\S")
 # A sentence end: . ! ? … : ; possibly followed by closing quotes or brackets.
 _SENTENCE_END = re.compile(r"[.!?…:;](?:\s?[\"'”’»)\]])*\s*$")
@@ -248,6 +249,48 @@ def _classify_line(line: str) -> tuple[str, list[str], bool]:
     return kept, removed, page_junk
 
 
+def _drop_tail(kept: list[str | None], page_junk_at: set[int], drop) -> None:
+    """Remove the block of other stories' headlines and teasers at the end of the text.
+
+    The block is the run of lines below the last real sentence. With page junk in it (a promo,
+    a caption), every unpunctuated line of the run goes: headlines, bullets, truncated teasers
+    (bullets and "..." teasers go even when punctuated, if junk sits below them). Without, only
+    the short headline-like lines at the very end go, and only when they are clearly not a
+    sentence missing its full stop: two or more of them, or one written in Title Case.
+    """
+    run: list[int] = []
+    junk_below = False
+    body_above = False
+    for i in range(len(kept) - 1, -1, -1):
+        line = kept[i]
+        if line is None:
+            junk_below = junk_below or i in page_junk_at
+            continue
+        if not line:
+            continue
+        if _ends_sentence(line) and not (junk_below and (_is_bullet(line) or _ELLIPSIS_END.search(line))):
+            body_above = True
+            break
+        run.append(i)
+    if not run or not body_above:
+        return  # nothing after the last sentence, or no real sentence at all (headlines only)
+    if len(run) > TAIL_MAX_LINES:
+        return  # a long unpunctuated run is a list in the article (tour dates...), not teasers
+    if junk_below:
+        for i in run:
+            drop(i)
+        return
+    heads = []
+    for i in run:  # from the end upwards
+        line = kept[i] or ""
+        if _is_bullet(line) or not HEADLINE_MIN_WORDS <= len(line.split()) <= HEADLINE_MAX_WORDS:
+            break
+        heads.append(i)
+    if heads and (len(heads) >= 2 or _title_case(kept[heads[0]] or "")):
+        for i in heads:
+            drop(i)
+
+
 def find_junk(text: str, title: str | None = None) -> tuple[str, list[str], str | None]:
     """:func:`remove_junk` plus the headline found repeated in the body (or None)."""
     lines = [ln.strip() for ln in text.split("\n")]
@@ -314,38 +357,7 @@ def find_junk(text: str, title: str | None = None) -> tuple[str, list[str], str 
         # short repeated lines ("Meal 1", "Eat every 2-3 hours") are list content: kept
 
     # 3. trailing block of other stories' headlines and teasers
-    tail: list[int] = []
-    saw_junk = False  # junk already removed below the candidate lines: this is a junk block
-    found_body = False
-    for i in range(len(kept) - 1, -1, -1):
-        line = kept[i]
-        if line is None:
-            saw_junk = saw_junk or i in page_junk_at
-            continue
-        if not line:
-            continue
-        bullet = _is_bullet(line)
-        words = len(line.split())
-        if _ends_sentence(line) and not (bullet and saw_junk):
-            found_body = True
-            break
-        if len(tail) < TAIL_MAX_LINES and (saw_junk or HEADLINE_MIN_WORDS <= words <= HEADLINE_MAX_WORDS):
-            tail.append(i)
-            continue
-        if len(tail) >= TAIL_MAX_LINES:
-            tail = []  # a long unpunctuated run is a list in the article (tour dates...), not teasers
-            found_body = True
-            break
-        found_body = True  # a long unpunctuated last paragraph (a cut snippet), a list item: keep
-        break
-    if tail and found_body and any(_ends_sentence(x) for x in kept if x):
-        # one short unpunctuated last line may be a sentence missing its full stop, and a bullet
-        # list may be the article's own: they go in a junk block (promo, caption... below them),
-        # as a run of plain headline lines, or a line written in Title Case
-        lone = kept[tail[0]] or ""
-        if saw_junk or _title_case(lone) or (len(tail) >= 2 and not any(_is_bullet(kept[i] or "") for i in tail)):
-            for i in tail:
-                drop(i)
+    _drop_tail(kept, page_junk_at, drop)
 
     out = "\n".join(x for x in kept if x is not None)
     out = re.sub(r"\n{3,}", "\n\n", out).strip()
