@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -44,6 +45,8 @@ def run(
     allow_private_urls: Annotated[bool, typer.Option(help="Let fetches reach private/loopback addresses.")] = False,
     no_fetch: Annotated[bool, typer.Option("--no-fetch", help="Never fetch pages linked from feeds.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    no_synthesize: Annotated[bool, typer.Option("--no-synthesize", help="Skip summaries and comparisons.")] = False,
+    summary_json: Annotated[Optional[Path], typer.Option(help="Also write the run's figures as JSON here.")] = None,
 ) -> None:
     """Read INPUTS, store them in OUT/storyline.db, group them into events and storylines, and
     write OUT/export.json and OUT/report.html. Running again adds only what is new."""
@@ -53,11 +56,14 @@ def run(
     config.ingest.allow_private_urls = allow_private_urls
     config.ingest.fetch_linked_pages = not no_fetch
     config.progress = not quiet
+    config.synthesize = not no_synthesize
     err = Console(stderr=True)
     summary = run_pipeline(inputs, out, config)
     for problem in summary.problems:
         err.print(f"[yellow]skipped[/] {problem.item}: {problem.reason}", highlight=False, soft_wrap=True)
     print_summary(summary, Console(stderr=True))
+    if summary_json:
+        summary_json.write_text(json.dumps(summary.to_dict(), indent=1), encoding="utf-8")
     if summary.problems:
         raise typer.Exit(EXIT_SKIPPED)
 

@@ -32,8 +32,8 @@ class DedupConfig:
     num_perm: int = 128
     lsh_bands: int = 32  # must divide num_perm
     near_jaccard: float = 0.80  # estimated Jaccard over 5-word shingles for a near-copy
-    rewrite_candidate_cos: float = 0.80  # document cosine before sentence alignment is tried
-    rewrite_sentence_cos: float = 0.70  # a sentence counts as paraphrased above this
+    rewrite_candidate_cos: float = 0.85  # document cosine before sentence alignment is tried
+    rewrite_sentence_cos: float = 0.75  # a sentence counts as paraphrased above this
     rewrite_share: float = 0.50  # share of the shorter article's sentences paraphrased
 
 
@@ -58,6 +58,10 @@ class ClusterConfig:
     time_decay_days: float = 3.0
     time_penalty: float = 0.2
     year_penalty: float = 0.0  # known or text-read years 2+ apart
+    neighbours: int = 10  # size of each article's neighbour profile
+    neighbour_weight: float = 0.0  # share of shared-neighbour similarity in the pair score
+    refine_rounds: int = 0
+    refine_margin: float = 0.02
 
 
 @dataclass(slots=True)
@@ -68,3 +72,4 @@ class Config:
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     progress: bool = True
+    synthesize: bool = True  # titles, cited summaries and source comparison per event

@@ -61,6 +61,14 @@ class RunSummary:
     def seconds(self) -> float:
         return sum(self.stage_seconds.values())
 
+    def to_dict(self) -> dict:
+        return {
+            "read": self.read, "new": self.new, "updated": self.updated, "unchanged": self.unchanged,
+            "skipped": [str(p) for p in self.problems], "articles": self.articles,
+            "duplicates": dict(self.duplicates), "events": self.events, "storylines": self.storylines,
+            "stage_seconds": self.stage_seconds, "seconds": self.seconds,
+        }
+
 
 def event_id_for(first_article_id: str) -> str:
     return "ev-" + hashlib.sha1(first_article_id.encode()).hexdigest()[:12]
@@ -154,7 +162,9 @@ class Pipeline:
         for key, ids in members.items():
             event_id = key if key in known_ids else event_id_for(key)
             dates = sorted(d for d in (articles[row_of[i]].date for i in ids) if d)
-            events.append(Event(id=event_id, article_ids=ids, date=dates[len(dates) // 2] if dates else None))
+            titles = [articles[row_of[i]].title for i in ids if articles[row_of[i]].title]
+            events.append(Event(id=event_id, article_ids=ids, date=dates[len(dates) // 2] if dates else None,
+                                title=titles[0] if titles else ""))  # synthesis writes a better one
         groups = [[row_of[i] for i in e.article_ids] for e in events]
         numbers = link_storylines(features, groups, self.config.cluster)
         by_number: dict[int, list[Event]] = {}
@@ -228,9 +238,10 @@ class Pipeline:
             self.store.save_clustering(events, storylines)
         with self.stage("dedup"):
             self.dedup(articles, events)
-        with self.stage("synthesize"):
-            self.synthesize(articles, events)
-            self.title_storylines()
+        if self.config.synthesize:
+            with self.stage("synthesize"):
+                self.synthesize(articles, events)
+                self.title_storylines()
         self.summary.events = len(events)
         self.summary.storylines = len(storylines)
         return self.summary

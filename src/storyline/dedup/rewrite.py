@@ -1,14 +1,17 @@
 """Rewrites: an article that paraphrases another sentence by sentence.
 
-Candidate pairs come from the document embeddings (cosine >= ``rewrite_candidate_cos``) within the
-same event, so sentence embedding is paid only for likely pairs; each article's sentences are
-embedded once and cached in the store. A pair is a rewrite when most sentences of the shorter
-article have a close paraphrase (cosine >= ``rewrite_sentence_cos``) in the other.
+Candidate pairs are articles of one event whose document embeddings are close (cosine >=
+``rewrite_candidate_cos``) and whose lead sentences mostly share content words with some sentence
+of the other (a paraphrase keeps names, numbers and key nouns): only those pay for sentence
+embeddings, which are cached in the store. A pair is a rewrite when most lead sentences of the
+shorter article have a close paraphrase (cosine >= ``rewrite_sentence_cos``) in the other.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Sequence
+
+import re
 
 import numpy as np
 
@@ -17,9 +20,30 @@ from storyline.records import Article, DuplicateLink
 from storyline.synthesize.sentences import split_sentences
 
 MIN_SENTENCE_WORDS = 5  # shorter lines (headings, datelines) say nothing about paraphrase
-MAX_SENTENCES = 60  # the lead carries a rewrite; bounding it bounds the cost on huge articles
+MAX_SENTENCES = 12  # a rewrite shows in the lead: bounding it bounds the cost (bench/throughput.py)
+
+# Lexical gate, measured on a hand-written paraphrase (tests/data/rewrite_of_000.txt: share 1.0)
+# and on ECB+ dev pairs with document cosine >= 0.85 (70 % fall below it): see bench/throughput.py.
+LEXICAL_JACCARD = 0.2
+LEXICAL_SHARE = 0.5
 
 SentenceVectors = Callable[[Article], np.ndarray]
+_WORD = re.compile(r"[^\W_]{3,}")
+_STOP = frozenset("the and for with from that this its their his her they she was were been has have had not but"
+                  " who which said says will would are also after over into than more".split())
+
+
+def content_words(sentence: str) -> frozenset[str]:
+    return frozenset(w for w in (t.lower() for t in _WORD.findall(sentence)) if w not in _STOP)
+
+
+def lexical_share(a: list[frozenset[str]], b: list[frozenset[str]]) -> float:
+    """Share of the shorter side's sentences whose best word-set Jaccard in the other >= LEXICAL_JACCARD."""
+    if not a or not b:
+        return 0.0
+    short, other = (a, b) if len(a) <= len(b) else (b, a)
+    hits = sum(1 for x in short if any(len(x & y) >= LEXICAL_JACCARD * len(x | y) and x for y in other))
+    return hits / len(short)
 
 
 def article_sentences(article: Article) -> list[str]:
@@ -53,9 +77,10 @@ def find_rewrites(
             continue
         vectors = doc_vectors(members)
         sims = vectors @ vectors.T
+        words = [[content_words(s) for s in article_sentences(a)] for a in members]
         for j, later in enumerate(members):
             for i in range(j):
-                if sims[i, j] < config.rewrite_candidate_cos:
+                if sims[i, j] < config.rewrite_candidate_cos or lexical_share(words[j], words[i]) < LEXICAL_SHARE:
                     continue
                 share = paraphrase_share(sentence_vectors(later), sentence_vectors(members[i]),
                                          config.rewrite_sentence_cos)

