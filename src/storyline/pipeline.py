@@ -1,4 +1,4 @@
-"""The pipeline: ingest -> clean -> store -> embed -> cluster -> dedup -> storylines -> synthesize -> export.
+"""The pipeline: ingest -> clean -> store -> embed -> enrich -> cluster -> dedup -> describe -> export.
 
 Each stage is a small function over the store; ``run`` calls them in order, times them and reports
 progress. Every stage only does what is missing (articles not yet stored, embedded, clustered or
@@ -147,6 +147,19 @@ class Pipeline:
             self.store.put_embeddings(MODEL_NAME, [a.id for a in articles], vectors)
             task.advance(len(ids))
 
+    def enrich(self) -> None:
+        """People, organisations, places, quotes and time expressions of every article not yet
+        enriched (cached in the store as JSON, so no article is read twice)."""
+        from storyline.enrich.enrichment import enrich_articles
+
+        ids = self.store.missing_enrichment()
+        task = self.progress.task("enrich", total=len(ids))
+        for start in range(0, len(ids), EMBED_BATCH):
+            articles = self.store.articles(ids[start:start + EMBED_BATCH])
+            results = enrich_articles(articles)
+            self.store.put_enrichment({a.id: r.to_dict() for a, r in zip(articles, results)})
+            task.advance(len(articles))
+
     def cluster(self, articles: list[Article]) -> tuple[ArticleFeatures, list[Event], list[Storyline]]:
         """Place new articles into events (existing memberships stay), then link storylines."""
         embeddings = self.store.embeddings(MODEL_NAME, [a.id for a in articles])
@@ -195,8 +208,10 @@ class Pipeline:
         self.store.replace_duplicates(links)
         self.summary.duplicates = Counter(link.kind for link in links)
 
-    def synthesize(self, articles: list[Article], events: list[Event]) -> None:
-        """Title, cited summary and source comparison for every event whose articles changed."""
+    def describe(self, articles: list[Article], events: list[Event]) -> None:
+        """For every event whose articles changed: its entities, quotes and timeline (merged from
+        the articles' enrichment) and, when enabled, its title, cited summary and comparison."""
+        from storyline.enrich.enrichment import ArticleEnrichment, merge_event
         from storyline.synthesize import synthesize_event
 
         by_id = {a.id: a for a in articles}
@@ -204,13 +219,19 @@ class Pipeline:
         for e in events:
             digest = hashlib.sha1("\n".join(sorted(e.article_ids)).encode()).hexdigest()
             data = self.store.event_data(e.id)
-            if data.get("members_digest") != digest:
+            if data.get("members_digest") != digest or ("summary" not in data and self.config.synthesize):
                 todo.append((e, digest))
-        task = self.progress.task("synthesize", total=len(todo))
+        task = self.progress.task("describe", total=len(todo))
         for e, digest in todo:
-            result = synthesize_event([by_id[i] for i in e.article_ids], self.sentences)
-            self.store.set_event_data(e.id, {"members_digest": digest, **result.to_dict()})
-            self.store.set_event_title(e.id, result.title)
+            members = [by_id[i] for i in e.article_ids]
+            cached = self.store.enrichment(e.article_ids)
+            enrichment = merge_event(members, [ArticleEnrichment.from_dict(cached[i]) for i in e.article_ids])
+            data = {"members_digest": digest, "enrichment": enrichment.to_dict()}
+            if self.config.synthesize:
+                result = synthesize_event(members, self.sentences)
+                data.update(result.to_dict())
+                self.store.set_event_title(e.id, result.title)
+            self.store.set_event_data(e.id, data)
             task.advance()
 
     def title_storylines(self) -> None:
@@ -231,6 +252,8 @@ class Pipeline:
             self.ingest(inputs)
         with self.stage("embed"):
             self.embed()
+        with self.stage("enrich"):
+            self.enrich()
         articles = self.store.articles()
         self.summary.articles = len(articles)
         with self.stage("cluster"):
@@ -238,9 +261,9 @@ class Pipeline:
             self.store.save_clustering(events, storylines)
         with self.stage("dedup"):
             self.dedup(articles, events)
-        if self.config.synthesize:
-            with self.stage("synthesize"):
-                self.synthesize(articles, events)
+        with self.stage("describe"):
+            self.describe(articles, events)
+            if self.config.synthesize:
                 self.title_storylines()
         self.summary.events = len(events)
         self.summary.storylines = len(storylines)

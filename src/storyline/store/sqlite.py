@@ -317,6 +317,12 @@ class Store:
             out.update({r[0]: json.loads(r[1]) for r in self.conn.execute(q, chunk)})
         return out
 
+    def missing_enrichment(self) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT a.id FROM articles a LEFT JOIN article_enrichment x ON x.article_id = a.id"
+            " WHERE x.article_id IS NULL ORDER BY a.seq")
+        return [r[0] for r in rows]
+
     def put_enrichment(self, items: dict[str, dict]) -> None:
         with self.transaction() as conn:
             conn.executemany("INSERT OR REPLACE INTO article_enrichment (article_id, data) VALUES (?,?)",
