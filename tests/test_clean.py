@@ -419,3 +419,15 @@ def test_byline_and_time_stamp_at_top_removed(head: str) -> None:
 def test_head_lines_that_are_not_bylines_kept(first: str) -> None:
     text, removed = remove_junk(body(before=(first,)))
     assert text.startswith(first) and not removed
+
+
+def test_snippet_ending_in_ellipsis_kept() -> None:
+    last = "The Treasury Department and the Internal Revenue Service announced Monday..."
+    text, removed = remove_junk(body(last))
+    assert text.endswith(last) and not removed
+
+
+def test_punctuated_bullet_list_before_promo_kept() -> None:
+    points = ["* The budget raises school spending by 4 percent.", "* Road repairs are cut by a third."]
+    text, removed = remove_junk(body(*points, "Sign up for our free daily newsletter"))
+    assert kept_all(text, points) and "newsletter" not in text

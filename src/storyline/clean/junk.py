@@ -158,8 +158,8 @@ _KEY = re.compile(r"[\W_]+")
 
 HEADLINE_MAX_WORDS = 14  # a trailing unpunctuated line this short reads as another story's headline
 DUPLICATE_MIN_WORDS = 15  # a repeated prose paragraph this long is dropped; shorter repeats are list items
-HEADLINE_MIN_WORDS = 5
-TAIL_MAX_LINES = 8  # more unpunctuated lines than this at the end: the article's own list  # shorter ones are list items ("TE David Thomas (knee)"), kept
+HEADLINE_MIN_WORDS = 5  # shorter ones are list items ("TE David Thomas (knee)"), kept
+TAIL_MAX_LINES = 8  # more unpunctuated lines than this at the end: the article's own list
 CAPTION_MAX_WORDS = 70  # a credit in a longer line removes only its sentence, not the line
 # Cheap substring triggers (on the lower-cased line) before any regex runs: most lines have none.
 _PROMO_WORDS = (
@@ -254,7 +254,7 @@ def _drop_tail(kept: list[str | None], page_junk_at: set[int], drop) -> None:
 
     The block is the run of lines below the last real sentence. With page junk in it (a promo,
     a caption), every unpunctuated line of the run goes: headlines, bullets, truncated teasers
-    (bullets and "..." teasers go even when punctuated, if junk sits below them). Without, only
+    ("..." teasers too, and bullets when junk sits below them). Without, only
     the short headline-like lines at the very end go, and only when they are clearly not a
     sentence missing its full stop: two or more of them, or one written in Title Case.
     """
@@ -268,7 +268,7 @@ def _drop_tail(kept: list[str | None], page_junk_at: set[int], drop) -> None:
             continue
         if not line:
             continue
-        if _ends_sentence(line) and not (junk_below and (_is_bullet(line) or _ELLIPSIS_END.search(line))):
+        if _ends_sentence(line) and not _ELLIPSIS_END.search(line) and not (junk_below and _is_bullet(line)):
             body_above = True
             break
         run.append(i)
@@ -283,7 +283,8 @@ def _drop_tail(kept: list[str | None], page_junk_at: set[int], drop) -> None:
     heads = []
     for i in run:  # from the end upwards
         line = kept[i] or ""
-        if _is_bullet(line) or not HEADLINE_MIN_WORDS <= len(line.split()) <= HEADLINE_MAX_WORDS:
+        if (_is_bullet(line) or _ELLIPSIS_END.search(line)
+                or not HEADLINE_MIN_WORDS <= len(line.split()) <= HEADLINE_MAX_WORDS):
             break
         heads.append(i)
     if heads and (len(heads) >= 2 or _title_case(kept[heads[0]] or "")):
