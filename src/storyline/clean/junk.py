@@ -11,8 +11,8 @@ Rules describe *kinds* of junk, never particular strings of one site:
 * a headline repeated as a paragraph: the title, or a heading-like line given twice (it is
   returned as the page's headline); long paragraphs given twice (the first copy stays);
 * the trailing block of other stories: short headline-like lines with no sentence punctuation
-  at the end of the article, and any unpunctuated lines (bullets, truncated teasers) directly
-  above promos or captions there.
+  at the end of the article, and every unpunctuated line (bullets, truncated teasers) of a
+  trailing block that also holds promos or captions.
 
 Promo and credit rules work per sentence, so a real sentence sharing a line with a promo
 survives. Short lines inside the article (subheadings) are kept, so are short repeated lines
@@ -253,10 +253,10 @@ def _drop_tail(kept: list[str | None], page_junk_at: set[int], drop) -> None:
     """Remove the block of other stories' headlines and teasers at the end of the text.
 
     The block is the run of lines below the last real sentence. With page junk in it (a promo,
-    a caption), every unpunctuated line of the run goes: headlines, bullets, truncated teasers
-    ("..." teasers too, and bullets when junk sits below them). Without, only
-    the short headline-like lines at the very end go, and only when they are clearly not a
-    sentence missing its full stop: two or more of them, or one written in Title Case.
+    a caption), every unpunctuated line of the run goes: headlines, bullets, truncated teasers,
+    teasers cut with "...". Without, only the short headline-like lines at the very end go, and
+    only when they are clearly not a sentence missing its full stop: two or more of them, or one
+    written in Title Case.
     """
     run: list[int] = []
     junk_below = False
@@ -268,7 +268,7 @@ def _drop_tail(kept: list[str | None], page_junk_at: set[int], drop) -> None:
             continue
         if not line:
             continue
-        if _ends_sentence(line) and not _ELLIPSIS_END.search(line) and not (junk_below and _is_bullet(line)):
+        if _ends_sentence(line) and not _ELLIPSIS_END.search(line):
             body_above = True
             break
         run.append(i)
