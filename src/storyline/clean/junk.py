@@ -300,7 +300,7 @@ def find_junk(text: str, title: str | None = None) -> tuple[str, list[str], str 
     page_junk_at: set[int] = set()  # lines removed as promo / caption / furniture
 
     def drop(i: int, pieces: list[str] | None = None) -> None:
-        removed_at.setdefault(i, []).extend(pieces or [lines[i]])
+        removed_at.setdefault(i, []).extend(pieces or [kept[i] or lines[i]])
         kept[i] = None
 
     # 1. per-line rules: promos, captions, credits, contributors, furniture
