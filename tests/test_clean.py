@@ -421,6 +421,18 @@ def test_head_lines_that_are_not_bylines_kept(first: str) -> None:
     assert text.startswith(first) and not removed
 
 
+@pytest.mark.parametrize("last, junk", [
+    ("* Ahead of the summit, leaders urge members to vote no on a rival bid for action as the assembly "
+     "prepares to vote on two draft resolu", True),
+    ("Flooding closes the coastal road for a third day on Sunday, Feb. 23, 2025. (AP Pho", True),
+    ("* Increase funding for schools", False),
+    ("- Sign up for the family plan using the same email address as your old account", False),
+])
+def test_lone_trailing_teaser_or_list_item(last: str, junk: bool) -> None:
+    text, removed = remove_junk(body(last))
+    assert (last not in text) == junk
+
+
 def test_snippet_ending_in_ellipsis_kept() -> None:
     last = "The Treasury Department and the Internal Revenue Service announced Monday..."
     text, removed = remove_junk(body(last))

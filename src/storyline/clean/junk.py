@@ -42,6 +42,8 @@ _CREDIT = re.compile(
     r"|\b(?:photo|image|picture)\s+(?:credit|courtesy)\b"
     r"|(?:/|\||©|\bvia\s|\bCredit:?\s)\s*" + _AGENCIES + r"\s*\)?\.?\s*$"  # .../Getty Images (line end)
     r"|(?:/|\||©|\bvia\s|\()\s*Getty\s?Images\b|\bGetty\s?Images\s*\)?\s*$"
+    # a credit cut off by truncation: "... on Sunday. (AP Pho"
+    r"|\((?:AP|AFP|EPA|Reuters|Getty|Pool|Photo)\b[^()]{0,40}$"
     # a credit after the caption's last sentence: "... on Monday. John Doe/Reuters"
     r"|[.!?”\"]\s+(?:[\w.'’ -]{1,40}/)*" + _AGENCIES + r"(?:/" + _AGENCIES + r")*(?:\svia\s" + _AGENCIES
     + r")?\s*$",
@@ -52,7 +54,7 @@ _CREDIT_LINE = re.compile(
     r"^(?:[\w.'’ -]{1,40}/)*" + _AGENCIES + r"(?:/" + _AGENCIES + r")*(?:\svia\s" + _AGENCIES + r")?\s*$",
     re.IGNORECASE,
 )
-_CREDIT_WORDS = ("photo", "image", "picture", "video", "graphic", "caption", "getty", "/", "|", "©",
+_CREDIT_WORDS = ("(ap", "(afp", "(epa", "(reuters", "(getty", "(pool", "photo", "image", "picture", "video", "graphic", "caption", "getty", "/", "|", "©",
                  "via ", "credit")
 
 # Calls to action and page furniture, matched per sentence.
@@ -159,6 +161,7 @@ _KEY = re.compile(r"[\W_]+")
 HEADLINE_MAX_WORDS = 14  # a trailing unpunctuated line this short reads as another story's headline
 DUPLICATE_MIN_WORDS = 15  # a repeated prose paragraph this long is dropped; shorter repeats are list items
 HEADLINE_MIN_WORDS = 5  # shorter ones are list items ("TE David Thomas (knee)"), kept
+TEASER_MIN_WORDS = 20  # a longer unpunctuated last bullet is a teaser (headline + cut lede), not a list item
 TAIL_MAX_LINES = 8  # more unpunctuated lines than this at the end: the article's own list
 CAPTION_MAX_WORDS = 70  # a credit in a longer line removes only its sentence, not the line
 # Cheap substring triggers (on the lower-cased line) before any regex runs: most lines have none.
@@ -280,16 +283,22 @@ def _drop_tail(kept: list[str | None], page_junk_at: set[int], drop) -> None:
         for i in run:
             drop(i)
         return
-    heads = []
+    heads, teasers = [], []
     for i in run:  # from the end upwards
         line = kept[i] or ""
-        if (_is_bullet(line) or _ELLIPSIS_END.search(line)
-                or not HEADLINE_MIN_WORDS <= len(line.split()) <= HEADLINE_MAX_WORDS):
+        words = len(line.split())
+        if _is_bullet(line):
+            if words > TEASER_MIN_WORDS and not _ELLIPSIS_END.search(line):
+                teasers.append(i)  # "* Headline plus the start of its lede, cut mid-wor": a teaser
+                continue
+            break  # a short bullet: the article's own list
+        if _ELLIPSIS_END.search(line) or not HEADLINE_MIN_WORDS <= words <= HEADLINE_MAX_WORDS:
             break
         heads.append(i)
     if heads and (len(heads) >= 2 or _title_case(kept[heads[0]] or "")):
-        for i in heads:
-            drop(i)
+        teasers += heads
+    for i in teasers:
+        drop(i)
 
 
 def find_junk(text: str, title: str | None = None) -> tuple[str, list[str], str | None]:
