@@ -54,8 +54,8 @@ _CREDIT_LINE = re.compile(
     r"^(?:[\w.'’ -]{1,40}/)*" + _AGENCIES + r"(?:/" + _AGENCIES + r")*(?:\svia\s" + _AGENCIES + r")?\s*$",
     re.IGNORECASE,
 )
-_CREDIT_WORDS = ("(ap", "(afp", "(epa", "(reuters", "(getty", "(pool", "photo", "image", "picture", "video", "graphic", "caption", "getty", "/", "|", "©",
-                 "via ", "credit")
+_CREDIT_WORDS = ("(ap", "(afp", "(epa", "(reuters", "(getty", "(pool", "photo", "image", "picture",
+                 "video:", "videos:", "graphic", "caption", "getty", "/", "|", "©", "via ", "credit")
 
 # Calls to action and page furniture, matched per sentence.
 _PROMO = re.compile(
@@ -170,12 +170,13 @@ _PROMO_WORDS = (
     "real time", "real-time", "for more", "the latest", "coverage", "in print", "our standards",
     "trust principles", "live updates", "live coverage", "live blog", "read the full", "email us",
     "contact us", "message us", "send us", "cookie", "click", "opens in", "listen to this", "affiliate",
-    "tap here", "follow us", "us on facebook", " app", "privacy", "terms of", "already a", "become a",
+    "tap here", "follow us", "us on facebook", " app ", " app.", " app,", "privacy", "terms of", "already a", "become a",
     "log in", "journalism", "javascript", "browser", "newsletter",
 )
 _CONTRIB_WORDS = (
     "rights reserved", "©", "copyright", "may not be published", "may not be reproduced",
-    "may not be broadcast", "may not be rewritten", "contribut", "reporting by", "writing by",
+    "may not be broadcast", "may not be rewritten", "contributed", "contributing", "contributor",
+    "reporting by", "writing by",
     "editing by", "research by", "compiled by", "graphics by", "produced by", "fact-checking by",
     "assistance from", "has been updated", "originally appeared", "originally published",
     "originally ran", "first appeared", "first published", "first ran", "republished",
@@ -183,6 +184,10 @@ _CONTRIB_WORDS = (
 
 
 def _key(line: str) -> str:
+    """Identity of a line for repeats: letters and digits only for heading-sized lines (titles
+    come with other punctuation); long lines only up to case and spacing (cheaper)."""
+    if len(line) > 250:
+        return "".join(line.casefold().split())
     return _KEY.sub("", line).casefold()
 
 
@@ -203,7 +208,7 @@ def _is_bullet(line: str) -> bool:
 
 
 def _has(low: str, words: tuple[str, ...]) -> bool:
-    return any(w in low for w in words)
+    return any(map(low.__contains__, words))
 
 
 def _junk_sentences(line: str, promo: bool, contrib: bool, credit: bool
