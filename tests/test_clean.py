@@ -443,3 +443,12 @@ def test_punctuated_bullet_list_before_promo_kept() -> None:
     points = ["* The budget raises school spending by 4 percent.", "* Road repairs are cut by a third."]
     text, removed = remove_junk(body(*points, "Sign up for our free daily newsletter"))
     assert kept_all(text, points) and "newsletter" not in text
+
+
+def test_short_headline_only_item_is_an_article() -> None:
+    from storyline.clean import clean_document
+    from storyline.config import CleanConfig
+    from storyline.records import Article, RawDocument
+
+    result = clean_document(RawDocument(id="h", origin="feed", text="", title="Apple sues Samsung"), CleanConfig())
+    assert isinstance(result, Article) and result.text == "Apple sues Samsung"

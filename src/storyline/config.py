@@ -22,6 +22,7 @@ class IngestConfig:
 @dataclass(slots=True)
 class CleanConfig:
     min_article_words: int = 5  # fewer words after cleaning: "empty article", skipped
+    min_headline_words: int = 2  # the same for a headline-only item ("Apple sues Samsung" is news)
     max_text_chars: int = 2_000_000  # longer texts are cut at a paragraph (as IngestConfig.max_article_chars)
     max_html_chars: int = 5_000_000  # larger HTML pages are cut before extraction (news pages: < 2 MB)
 
@@ -61,6 +62,7 @@ class ClusterConfig:
     neighbours: int = 10  # size of each article's neighbour profile
     neighbour_weight: float = 0.0  # share of shared-neighbour similarity in the pair score
     refine_rounds: int = 0
+    event_time: bool = False
     refine_margin: float = 0.02
 
 

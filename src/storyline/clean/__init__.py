@@ -75,9 +75,10 @@ def clean_document(doc: RawDocument, config: CleanConfig) -> Article | Problem:
     if title is None and headline:
         title = headline  # the page's headline, found repeated in the body
     n_words = word_count(text)
-    if n_words < config.min_article_words:
-        return Problem(item, f"empty article ({n_words} words after cleaning, "
-                             f"need {config.min_article_words})")
+    headline_only = title is not None and text.strip() == title.strip()
+    needed = config.min_headline_words if headline_only else config.min_article_words
+    if n_words < needed:
+        return Problem(item, f"empty article ({n_words} words after cleaning, need {needed})")
     return Article(
         id=doc.id,
         text=text,
