@@ -2,10 +2,13 @@
 
 Articles arrive in time order (known dates first by date, then input order). Each new article
 retrieves its nearest stored articles from a faiss index (never every article against every
-other), keeps those inside the time window, scores each candidate event by average linkage of a
-combined similarity (MiniLM cosine and TF-IDF cosine, minus a penalty for distance in time), and
-joins the best event above ``join_threshold`` or starts a new one. When an article fits two events
-and those events fit each other (``merge_threshold``), it bridges them and they merge.
+other) and keeps those inside the time window. Each candidate event is scored by average linkage
+of a combined pair similarity (MiniLM cosine, TF-IDF cosine over words and over names, minus a
+penalty when the two articles' years are 2+ apart), minus a penalty for the days between the
+article and the event's nearest dated member. The article joins the best event above
+``join_threshold`` or starts a new one. When it fits two events and those events fit each other
+(``merge_threshold``), it bridges them and they merge. A refinement pass then gives each article of
+the batch a second look, once later articles exist; only the batch's articles move.
 """
 
 from __future__ import annotations
@@ -38,12 +41,15 @@ class EventClusterer:
         self.indexed: list[int] = []  # faiss row -> article row
         self.event_of: dict[int, str] = {}
         self.events: dict[str, _Event] = {}
+        self.compared = 0  # pair similarities computed: bounded per article, never all pairs
 
     # -- similarity -----------------------------------------------------------------------------
 
     def similarity(self, i: int, rows: np.ndarray) -> np.ndarray:
-        """Combined similarity of article ``i`` to each article in ``rows``."""
+        """Pair similarity of article ``i`` to each article in ``rows``, without the day penalty
+        (that one is taken per event, see ``scores``); -1 outside the time window."""
         c = self.config
+        self.compared += len(rows)
         emb = self.f.embeddings[rows] @ self.f.embeddings[i]
         tfidf = (self.f.tfidf[rows] @ self.f.tfidf[i].T).toarray().ravel()
         names = (self.f.names[rows] @ self.f.names[i].T).toarray().ravel()
@@ -51,25 +57,42 @@ class EventClusterer:
         year_gap = np.abs(self.f.years[rows] - self.f.years[i])
         sim[year_gap >= 2] -= c.year_penalty  # NaN compares False: unknown years cost nothing
         gap = np.abs(self.f.days[rows] - self.f.days[i])
-        known = ~np.isnan(gap)
-        if known.any():
-            penalty = np.minimum(gap[known] / c.time_decay_days, 1.0) * c.time_penalty
-            sim[known] -= penalty
-            too_far = np.zeros_like(known)
-            too_far[known] = gap[known] > c.window_days
-            sim[too_far] = -1.0
+        sim[gap > c.window_days] = -1.0
         return sim
 
-    def linkage(self, i: int, event: _Event) -> float:
-        members = event.members
+    def _sample(self, members: list[int], i: int) -> list[int]:
+        members = [m for m in members if m != i]
         if len(members) > MAX_LINKAGE_MEMBERS:  # evenly spread sample keeps the cost bounded
             step = len(members) / MAX_LINKAGE_MEMBERS
             members = [members[int(k * step)] for k in range(MAX_LINKAGE_MEMBERS)]
-        return float(self.similarity(i, np.asarray(members)).mean())
+        return members
+
+    def scores(self, i: int, keys: list[str]) -> list[float]:
+        """Average linkage of article ``i`` to each event in ``keys`` (one similarity call for all),
+        minus the day penalty to the event's nearest dated member: an event grows day by day, but
+        an article a few days after its last report is more likely a new event of the same story."""
+        c = self.config
+        samples = [self._sample(self.events[k].members, i) for k in keys]
+        rows = np.fromiter((m for s in samples for m in s), dtype=np.int64)
+        sims = self.similarity(i, rows) if len(rows) else np.zeros(0)
+        out: list[float] = []
+        start = 0
+        for key, sample in zip(keys, samples):
+            if not sample:
+                out.append(-1.0)
+                continue
+            score = float(sims[start:start + len(sample)].mean())
+            start += len(sample)
+            gap = np.abs(self.f.days[self.events[key].members] - self.f.days[i])
+            gap = gap[~np.isnan(gap)]
+            if gap.size:
+                score -= min(float(gap.min()) / c.time_decay_days, 1.0) * c.time_penalty
+            out.append(score)
+        return out
 
     def event_linkage(self, a: _Event, b: _Event) -> float:
         small, big = (a, b) if len(a.members) <= len(b.members) else (b, a)
-        return float(np.mean([self.linkage(i, big) for i in small.members[:MAX_LINKAGE_MEMBERS]]))
+        return float(np.mean([self.scores(i, [big.key])[0] for i in small.members[:MAX_LINKAGE_MEMBERS]]))
 
     # -- assignment -----------------------------------------------------------------------------
 
@@ -86,6 +109,7 @@ class EventClusterer:
             self._index(i)
 
     def candidate_events(self, i: int) -> list[str]:
+        """Events of the nearest stored articles by MiniLM cosine (faiss), inside the time window."""
         if not self.indexed:
             return []
         k = min(self.config.candidates, len(self.indexed))
@@ -96,7 +120,7 @@ class EventClusterer:
                 continue
             j = self.indexed[h]
             gap = abs(self.f.days[j] - self.f.days[i])
-            if not math.isnan(gap) and gap > self.config.window_days:
+            if j == i or (not math.isnan(gap) and gap > self.config.window_days):
                 continue
             key = self.event_of[j]
             if key not in keys:
@@ -106,8 +130,8 @@ class EventClusterer:
     def add(self, i: int, new_key: str) -> str:
         """Place article row ``i``; returns its event key (``new_key`` if it starts an event)."""
         c = self.config
-        scored = sorted(((self.linkage(i, self.events[k]), k) for k in self.candidate_events(i)),
-                        reverse=True)
+        keys = self.candidate_events(i)
+        scored = sorted(zip(self.scores(i, keys), keys), reverse=True)
         if scored and scored[0][0] >= c.join_threshold:
             key = scored[0][1]
             event = self.events[key]
@@ -123,6 +147,29 @@ class EventClusterer:
         self.event_of[i] = key
         self._index(i)
         return key
+
+    def refine(self, rows: list[int], rounds: int) -> None:
+        """Second look at this batch's articles, now that the whole batch is placed: early arrivals
+        chose among fewer events. An article moves to a candidate event that fits it better than
+        its own (and above ``join_threshold``). Existing assignments never move."""
+        c = self.config
+        for _ in range(rounds):
+            moved = 0
+            for i in rows:
+                own = self.event_of[i]
+                keys = [own] + [k for k in self.candidate_events(i) if k != own]
+                scores = self.scores(i, keys)
+                best = int(np.argmax(scores))
+                if best == 0 or scores[best] < c.join_threshold:
+                    continue
+                self.events[own].members.remove(i)
+                if not self.events[own].members:
+                    del self.events[own]
+                self.events[keys[best]].members.append(i)
+                self.event_of[i] = keys[best]
+                moved += 1
+            if not moved:
+                break
 
     def _merge(self, keep: str, gone: str) -> None:
         for m in self.events[gone].members:
@@ -147,7 +194,8 @@ def cluster_events(features: ArticleFeatures, config: ClusterConfig,
     row_of = {a: r for r, a in enumerate(features.ids)}
     clusterer = EventClusterer(features, config)
     clusterer.seed({row_of[a]: k for a, k in existing.items() if a in row_of})
-    pending = [r for r, a in enumerate(features.ids) if a not in existing]
-    for r in arrival_order(features, pending):
+    pending = arrival_order(features, [r for r, a in enumerate(features.ids) if a not in existing])
+    for r in pending:
         clusterer.add(r, new_key=features.ids[r])
+    clusterer.refine(pending, config.refine_rounds)
     return {features.ids[r]: k for k, rows in clusterer.groups().items() for r in rows}
