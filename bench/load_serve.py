@@ -1,0 +1,241 @@
+"""Load benchmark of `storyline serve`: p50/p95 latency of the event page and the search endpoint
+under 20 concurrent clients for 30 s, against a store of 10,000 articles.
+
+    .venv/bin/python bench/load_serve.py            # builds /tmp/storyline-load-10k once, then measures
+    .venv/bin/python bench/load_serve.py --build-only
+
+The store: every record of the four dev sets under /work/shared/data/events (7,907 articles, every
+`gold_*` field and the `dataset` label stripped before the pipeline sees them), expanded to 10,000 with
+"syndicated copies": full-text articles re-published under a new id by a fictional wire outlet, with
+the last paragraph dropped and a dateline added (what syndication does to news). They are labelled
+as such (source "... via Syndicate Wire", id suffix "-syn"), so the store holds 7,907 real articles
+and 2,093 derived ones; the pipeline's dedup sees them as copies, as it should.
+
+The server runs in its own process (uvicorn, one worker, as `storyline serve` starts it); clients are
+asyncio + httpx over real TCP. Results: bench/results/load_serve.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DATA = Path(os.environ.get("STORYLINE_DATA", "/work/shared/data/events"))
+SETS = ["allsides-dev.jsonl", "basil-dev.jsonl", "ecbplus-dev.jsonl", "uci-headlines.jsonl"]
+TARGET = 10_000
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+CACHE = Path(os.environ.get("STORYLINE_LOAD_DIR", "/tmp/storyline-load-10k"))
+
+
+def records() -> list[dict]:
+    """The dev sets' records with every gold field stripped, expanded to TARGET (see module doc)."""
+    real: list[dict] = []
+    for name in SETS:
+        with open(DATA / name, encoding="utf-8") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                obj = json.loads(line)
+                real.append({k: v for k, v in obj.items()
+                             if not k.lower().startswith("gold_") and k != "dataset"})
+    full = [r for r in real if len((r.get("text") or "").split()) >= 80]
+    extra: list[dict] = []
+    k = 0
+    while len(real) + len(extra) < TARGET:
+        r = full[k % len(full)]
+        paras = [p for p in r["text"].split("\n") if p.strip()]
+        body = "\n\n".join(paras[:-1] if len(paras) > 2 else paras)
+        round_ = k // len(full) + 1
+        extra.append({
+            "id": f"{r['id']}-syn{round_}",
+            "title": r.get("title"),
+            "text": f"(Syndicate Wire) - {body}",
+            "date": r.get("date"),
+            "source": f"{r.get('source') or 'unknown'} via Syndicate Wire",
+            "url": None,
+        })
+        k += 1
+    return real + extra
+
+
+def build(out: Path) -> Path:
+    db = out / "storyline.db"
+    if db.exists() and (out / "DONE").exists():
+        return db
+    out.mkdir(parents=True, exist_ok=True)
+    src = out / "input.jsonl"
+    with open(src, "w", encoding="utf-8") as fh:
+        for r in records():
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    t0 = time.time()
+    subprocess.run([str(ROOT / ".venv/bin/storyline"), "run", str(src), "--out", str(out), "-q"],
+                   check=False)
+    (out / "DONE").write_text(f"built in {time.time() - t0:.0f}s\n")
+    return db
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    i = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
+    return values[i]
+
+
+async def measure(base: str, targets: dict[str, list[str]], clients: int, seconds: float) -> dict:
+    import httpx
+
+    lat: dict[str, list[float]] = {k: [] for k in targets}
+    errors: dict[str, int] = {k: 0 for k in targets}
+    stop = time.perf_counter() + seconds
+
+    async def client(n: int) -> None:
+        rng = random.Random(n)
+        kinds = list(targets)
+        async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+            i = n
+            while time.perf_counter() < stop:
+                kind = kinds[i % len(kinds)]
+                url = rng.choice(targets[kind])
+                t = time.perf_counter()
+                try:
+                    r = await c.get(url)
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                dt = (time.perf_counter() - t) * 1000
+                if ok:
+                    lat[kind].append(dt)
+                else:
+                    errors[kind] += 1
+                i += 1
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    wall = time.perf_counter() - t0
+    return {
+        kind: {"requests": len(v), "errors": errors[kind], "p50_ms": round(percentile(v, 50), 1),
+               "p95_ms": round(percentile(v, 95), 1), "p99_ms": round(percentile(v, 99), 1),
+               "mean_ms": round(statistics.fmean(v), 1) if v else None,
+               "rps": round(len(v) / wall, 1)}
+        for kind, v in lat.items()
+    }
+
+
+QUERIES = [
+    "climate summit", "\"border wall\"", "supreme court ruling", "election results", "vaccine mandate",
+    "federal reserve interest rates", "ukraine", "gun control legislation", "immigration policy",
+    "tax cuts", "oil prices", "health care reform", "police shooting protest", "trade war china",
+    "impeachment inquiry", "stock market", "hurricane", "minimum wage", "north korea missile",
+    "apple iphone", "ncaa violations", "earthquake", "\"white house\"", "student loans", "budget deal",
+    "refugees europe", "cyber attack", "wildfire california", "brexit vote", "space launch",
+    "people angry about prices at the pump", "a storm destroyed homes", "leaders met to discuss peace",
+    "court blocks the president's order", "company reports record profit", "voters go to the polls",
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dir", type=Path, default=CACHE)
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--build-only", action="store_true")
+    args = ap.parse_args()
+    t0 = time.time()
+    db = build(args.dir)
+    print(f"store ready: {db} ({time.time() - t0:.0f}s)", file=sys.stderr)
+    if args.build_only:
+        return
+
+    import sqlite3
+
+    import httpx
+
+    conn = sqlite3.connect(db)
+    n_articles = conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+    n_events = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    # event pages: a fixed random sample, weighted like users browse (big events as often as small)
+    event_ids = [r[0] for r in conn.execute("SELECT id FROM events ORDER BY id")]
+    conn.close()
+    rng = random.Random(7)
+    sample = rng.sample(event_ids, min(300, len(event_ids)))
+    from urllib.parse import quote
+
+    targets = {
+        "event_page": [f"/event/{e}" for e in sample],
+        "search_api": [f"/api/search?q={quote(q)}" for q in QUERIES],
+    }
+    port = free_port()
+    env = dict(os.environ)
+    env.pop("STORYLINE_TOKEN", None)
+    server = subprocess.Popen([str(ROOT / ".venv/bin/storyline"), "serve", "--db", str(db), "--port", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 180
+        while True:
+            try:
+                if httpx.get(base + "/api/health", timeout=2).json().get("ready"):
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.time() > deadline or server.poll() is not None:
+                raise SystemExit("server did not start: " + (server.stderr.read().decode() if server.poll() else ""))
+            time.sleep(0.5)
+        # one warm-up pass (first hits of each page / query), not measured
+        with httpx.Client(base_url=base, timeout=60) as c:
+            for urls in targets.values():
+                for u in urls:
+                    c.get(u)
+        result = asyncio.run(measure(base, targets, args.clients, args.seconds))
+    finally:
+        server.terminate()
+        server.wait(10)
+    doc = {
+        "store": {"articles": n_articles, "events": n_events, "path": str(db),
+                  "built_from": "4 dev sets, gold fields stripped, + syndicated copies (see bench/load_serve.py)"},
+        "clients": args.clients, "seconds": args.seconds,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "event_pages_sampled": len(sample), "distinct_queries": len(QUERIES),
+        "results": result,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "load_serve.json").write_text(json.dumps(doc, indent=2) + "\n")
+    lines = [
+        "# storyline serve under load",
+        "",
+        f"{args.clients} concurrent clients for {args.seconds:.0f} s against a store of {n_articles:,} articles"
+        f" ({n_events:,} events), one uvicorn worker, {os.cpu_count()} CPU cores; client and server on the"
+        " same machine. Warm: every URL was requested once before measuring (the query embedding and"
+        " the event's support sentences are then cached).",
+        "",
+        "| target | requests | errors | p50 ms | p95 ms | p99 ms | req/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for kind, r in result.items():
+        lines.append(f"| {kind} | {r['requests']} | {r['errors']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['rps']} |")
+    lines += ["", f"event pages: {len(sample)} random events; search: {len(QUERIES)} queries (words, phrases"
+              " and plain-language questions), hybrid ranking (FTS5 + embeddings).", ""]
+    (RESULTS / "load_serve.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,8 @@
+"""``python -m storyline.serve --db DIR/storyline.db`` (the same as ``storyline serve``)."""
+
+import typer
+
+from storyline.serve.cli import serve
+
+if __name__ == "__main__":
+    typer.run(serve)

@@ -1,0 +1,141 @@
+"""Time axes laid out on the server, drawn as inline SVG by the templates (no chart library, no
+inline style: positions are SVG attributes, so the strict Content-Security-Policy holds)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+WIDTH = 1000
+MARGIN = 40
+LANE = 20
+CHAR_PX = 6.4
+MAX_LABEL = 42
+
+
+def parse_when(value: str | None) -> dt.datetime | None:
+    if not value or not isinstance(value, str):
+        return None
+    value = value.strip()
+    if len(value) == 4 and value.isdigit():
+        value += "-07-01"  # a year: drawn mid-year
+    elif len(value) == 7 and value[:4].isdigit() and value[4] == "-" and value[5:].isdigit():
+        value += "-15"  # a month: drawn mid-month
+    try:
+        d = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            d = dt.datetime.combine(dt.date.fromisoformat(value[:10]), dt.time())
+        except ValueError:
+            return None
+    return d.replace(tzinfo=None) if d.tzinfo else d
+
+
+def short(text: str | None, n: int = MAX_LABEL) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+
+@dataclass
+class Mark:
+    x: float
+    y: float
+    r: float
+    label: str
+    title: str
+    href: str | None = None
+    kind: str = "point"
+    label_x: float = 0.0
+    label_y: float = 0.0
+    anchor: str = "start"
+
+
+@dataclass
+class Axis:
+    width: int = WIDTH
+    height: int = 80
+    axis_y: float = 60
+    ticks: list[tuple[float, str]] = field(default_factory=list)
+    points: list[Mark] = field(default_factory=list)  # above the axis, labelled
+    ticks_below: list[Mark] = field(default_factory=list)  # small marks under the axis (publications)
+    below_labels: list[tuple[float, float, str]] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.points and not self.ticks_below
+
+
+def _ticks(lo: dt.datetime, hi: dt.datetime, x_of) -> list[tuple[float, str]]:
+    span = (hi - lo).total_seconds()
+    if span <= 2 * 86400:
+        fmt = "%d %b %H:%M"
+    elif span <= 400 * 86400:
+        fmt = "%d %b %Y" if lo.year != hi.year else "%d %b"
+    else:
+        fmt = "%b %Y"
+    n = 6
+    out = []
+    for i in range(n + 1):
+        t = lo + (hi - lo) * i / n
+        out.append((x_of(t), t.strftime(fmt).lstrip("0")))
+    return out
+
+
+def time_axis(points: list[dict], below: list[dict] | None = None) -> Axis:
+    """``points``: {when, label, title, href, size}; ``below``: {when, label, title} (small ticks).
+    Labels go into lanes above the axis so that none overlaps another."""
+    below = below or []
+    dated = [(parse_when(p.get("when")), p) for p in points]
+    dated = [(w, p) for w, p in dated if w]
+    under = [(parse_when(b.get("when")), b) for b in below]
+    under = [(w, b) for w, b in under if w]
+    axis = Axis()
+    whens = [w for w, _ in dated] + [w for w, _ in under]
+    if not whens:
+        return axis
+    lo, hi = min(whens), max(whens)
+    if hi - lo < dt.timedelta(hours=2):
+        lo, hi = lo - dt.timedelta(hours=12), hi + dt.timedelta(hours=12)
+    pad = (hi - lo) * 0.04
+    lo, hi = lo - pad, hi + pad
+    usable = WIDTH - 2 * MARGIN
+
+    def x_of(t: dt.datetime) -> float:
+        return round(MARGIN + usable * (t - lo).total_seconds() / (hi - lo).total_seconds(), 1)
+
+    lanes_end: list[float] = []
+    placed = []
+    for w, p in sorted(dated, key=lambda wp: wp[0]):
+        x = x_of(w)
+        label = short(p.get("label"))
+        width = len(label) * CHAR_PX + 12
+        anchor = "start"
+        lx = x + 8
+        if lx + width > WIDTH - 4:
+            anchor, lx = "end", x - 8
+            start_px, end_px = lx - width, x + 8
+        else:
+            start_px, end_px = x - 8, lx + width
+        lane = next((i for i, e in enumerate(lanes_end) if e < start_px), None)
+        if lane is None:
+            lane = len(lanes_end)
+            lanes_end.append(end_px)
+        else:
+            lanes_end[lane] = end_px
+        placed.append((lane, Mark(x=x, y=0, r=min(4 + 1.5 * (p.get("size") or 1) ** 0.5, 11), label=label,
+                                  title=p.get("title") or p.get("label") or "", href=p.get("href"),
+                                  label_x=lx, anchor=anchor)))
+    lanes = max(len(lanes_end), 1)
+    top = 14
+    axis.axis_y = top + lanes * LANE + 8
+    for lane, m in placed:
+        m.y = axis.axis_y
+        m.label_y = axis.axis_y - 14 - lane * LANE
+        axis.points.append(m)
+    for w, b in under:
+        axis.ticks_below.append(Mark(x=x_of(w), y=axis.axis_y + 10, r=3, label=short(b.get("label"), 24),
+                                     title=b.get("title") or b.get("label") or "", href=b.get("href"),
+                                     kind="pub"))
+    axis.ticks = _ticks(lo + pad, hi - pad, x_of) if (hi - lo) > dt.timedelta(0) else []
+    axis.height = int(axis.axis_y + (44 if under else 30))
+    return axis

@@ -1,0 +1,38 @@
+"""``storyline serve``: the web app and HTTP API over one store, on uvicorn."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def serve(
+    db: Annotated[Path, typer.Option("--db", help="The store: DIR/storyline.db as written by `storyline run`.")],
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8765,
+    token: Annotated[Optional[str], typer.Option(
+        help="Token that POST /api/articles requires (default: $STORYLINE_TOKEN; none: writes disabled).",
+        show_default=False)] = None,
+    max_body_mb: Annotated[float, typer.Option(help="Largest request body accepted, in MB.")] = 5.0,
+) -> None:
+    """Browse and query a store in a web browser, and over a JSON API (OpenAPI at /openapi.json)."""
+    import uvicorn
+
+    from storyline.serve.app import create_app
+
+    if not db.is_file():
+        raise typer.BadParameter(f"no storyline database at {db}", param_hint="--db")
+    token = token or os.environ.get("STORYLINE_TOKEN") or None
+    app = create_app(db, token=token, max_body=int(max_body_mb * 1024 * 1024))
+    typer.echo(f"storyline: serving {db} on http://{host}:{port}/"
+               f" (writes {'enabled with a token' if token else 'disabled: no token'})", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+                server_header=False, timeout_graceful_shutdown=5)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to the ``storyline`` command line."""
+    app.command("serve")(serve)
