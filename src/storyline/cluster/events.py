@@ -41,7 +41,6 @@ class EventClusterer:
         self.indexed: list[int] = []  # faiss row -> article row
         self.event_of: dict[int, str] = {}
         self.events: dict[str, _Event] = {}
-        self.compared = 0  # pair similarities computed: bounded per article, never all pairs
 
     # -- similarity -----------------------------------------------------------------------------
 
@@ -49,7 +48,6 @@ class EventClusterer:
         """Pair similarity of article ``i`` to each article in ``rows``, without the day penalty
         (that one is taken per event, see ``scores``); -1 outside the time window."""
         c = self.config
-        self.compared += len(rows)
         emb = self.f.embeddings[rows] @ self.f.embeddings[i]
         tfidf = (self.f.tfidf[rows] @ self.f.tfidf[i].T).toarray().ravel()
         names = (self.f.names[rows] @ self.f.names[i].T).toarray().ravel()

@@ -1,0 +1,162 @@
+"""Event clustering on made-up articles: each event has its own words, names and a MiniLM-like
+vector (a random direction plus noise), so the expected partition is known."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import string
+
+import numpy as np
+import pytest
+
+from storyline.cluster import events as events_mod
+from storyline.cluster.events import cluster_events
+from storyline.cluster.features import build_features, text_year
+from storyline.config import ClusterConfig
+from storyline.records import Article
+
+DIM = 384
+FILLER = "the officials said on the day that people were told about the report and the news".split()
+
+
+def _word(rng: random.Random, capital: bool = False) -> str:
+    w = "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(6, 9)))
+    return w.capitalize() if capital else w
+
+
+class World:
+    """Made-up events: ``article(e, n)`` writes the n-th report of event ``e``."""
+
+    def __init__(self, n_events: int, seed: int = 0) -> None:
+        rng = random.Random(seed)
+        np_rng = np.random.default_rng(seed)
+        self.rng = rng
+        self.np_rng = np_rng
+        self.words = [[_word(rng) for _ in range(10)] for _ in range(n_events)]
+        self.names = [[_word(rng, capital=True) for _ in range(3)] for _ in range(n_events)]
+        self.vectors = np_rng.normal(size=(n_events, DIM))
+        self.vectors /= np.linalg.norm(self.vectors, axis=1, keepdims=True)
+
+    def article(self, e: int, n: int, day: dt.datetime | None = None) -> tuple[Article, np.ndarray]:
+        words = self.rng.sample(self.words[e], 7)
+        names = self.names[e]
+        text = (f"In {names[0]}, {names[1]} met {names[2]}. " + " ".join(words) + ". "
+                + " ".join(self.rng.sample(FILLER, 8)) + ".")
+        title = f"{names[0]} {words[0]} {words[1]}"
+        vec = self.vectors[e] + 0.5 * self.np_rng.normal(size=DIM) / np.sqrt(DIM)
+        art = Article(id=f"e{e}-a{n}", text=text, content_hash=f"h{e}-{n}", title=title, published_at=day)
+        return art, vec / np.linalg.norm(vec)
+
+
+def _corpus(world: World, sizes: list[int], start: dt.datetime | None = None):
+    arts, vecs, gold = [], [], []
+    for e, size in enumerate(sizes):
+        for n in range(size):
+            day = start + dt.timedelta(days=e % 3) if start else None
+            a, v = world.article(e, n, day)
+            arts.append(a)
+            vecs.append(v)
+            gold.append(e)
+    return arts, np.array(vecs, dtype=np.float32), gold
+
+
+def _partition(labels: dict[str, str]) -> set[frozenset[str]]:
+    groups: dict[str, set[str]] = {}
+    for a, k in labels.items():
+        groups.setdefault(k, set()).add(a)
+    return {frozenset(g) for g in groups.values()}
+
+
+def _gold_partition(arts: list[Article], gold: list[int]) -> set[frozenset[str]]:
+    return _partition({a.id: str(g) for a, g in zip(arts, gold)})
+
+
+def test_separates_events():
+    world = World(6)
+    arts, vecs, gold = _corpus(world, [4, 3, 5, 2, 4, 1], start=dt.datetime(2024, 3, 1))
+    labels = cluster_events(build_features(arts, vecs), ClusterConfig())
+    assert _partition(labels) == _gold_partition(arts, gold)
+
+
+def test_incremental_equals_one_run_and_keeps_existing():
+    world = World(8, seed=1)
+    arts, vecs, gold = _corpus(world, [3, 4, 2, 5, 3, 3, 2, 4])
+    order = list(range(len(arts)))
+    random.Random(3).shuffle(order)
+    arts = [arts[i] for i in order]
+    vecs = vecs[order]
+    gold = [gold[i] for i in order]
+    config = ClusterConfig()
+    whole = cluster_events(build_features(arts, vecs), config)
+
+    half = len(arts) // 2
+    first = cluster_events(build_features(arts[:half], vecs[:half]), config)
+    # The store gives existing events their own keys: they must come back unchanged.
+    renamed = {a: f"stored-{k}" for a, k in first.items()}
+    second = cluster_events(build_features(arts, vecs), config, existing=renamed)
+
+    assert _partition(second) == _partition(whole) == _gold_partition(arts, gold)
+    for a, k in renamed.items():
+        assert second[a] == k
+
+
+def test_bridge_article_merges_two_events():
+    world = World(1, seed=2)
+    arts, vecs, _ = _corpus(world, [6])
+    # An earlier run (say, before a late report made the link clear) left one event as two.
+    existing = {a.id: ("left" if n < 3 else "right") for n, a in enumerate(arts)}
+    bridge, vec = world.article(0, 99)
+    labels = cluster_events(build_features(arts + [bridge], np.vstack([vecs, vec[None]])),
+                            ClusterConfig(), existing=existing)
+    assert len(set(labels.values())) == 1
+    assert labels[bridge.id] in {"left", "right"}
+
+
+def test_time_window_separates_same_text_60_days_apart():
+    world = World(1, seed=4)
+    day = dt.datetime(2024, 1, 10)
+    arts, vecs = [], []
+    for n, when in enumerate([day, day, day + dt.timedelta(days=60), day + dt.timedelta(days=60)]):
+        a, v = world.article(0, n, when)
+        arts.append(a)
+        vecs.append(v)
+    labels = cluster_events(build_features(arts, np.array(vecs, dtype=np.float32)), ClusterConfig())
+    assert labels["e0-a0"] == labels["e0-a1"]
+    assert labels["e0-a2"] == labels["e0-a3"]
+    assert labels["e0-a0"] != labels["e0-a2"]
+
+
+def test_year_read_from_text():
+    assert text_year("Founded in 1998, the club won the 2008 - 09 title in May 2009.") == 2009
+    assert np.isnan(text_year("No year here, only 2,000 people and $2012."))
+    world = World(1, seed=5)
+    # No publication dates: the year each report was written is read from its text.
+    a, va = world.article(0, 0)
+    b, vb = world.article(0, 1)
+    a.text += " It was the first time since 2008."
+    b.text += " It was the first time since 2013."
+    features = build_features([a, b], np.array([va, vb], dtype=np.float32))
+    assert list(features.years) == [2008.0, 2013.0]
+
+
+def test_candidates_bounded_not_all_pairs(monkeypatch: pytest.MonkeyPatch):
+    world = World(500, seed=6)
+    arts, vecs, gold = _corpus(world, [2] * 500, start=dt.datetime(2024, 5, 1))
+    compared = 0
+    original = events_mod.EventClusterer.similarity
+
+    def counting(self, i, rows):  # type: ignore[no-untyped-def]
+        nonlocal compared
+        compared += len(rows)
+        return original(self, i, rows)
+
+    monkeypatch.setattr(events_mod.EventClusterer, "similarity", counting)
+    config = ClusterConfig()
+    labels = cluster_events(build_features(arts, vecs), config)
+    n = len(arts)
+    # Each look at an article (arrival, then each refinement round) scores at most `candidates`
+    # events; here every event holds 2 articles.
+    assert compared <= n * (1 + config.refine_rounds) * config.candidates * 2
+    assert compared < n * (n - 1) / 2 / 4
+    assert _partition(labels) == _gold_partition(arts, gold)
