@@ -61,7 +61,9 @@ CUES = (
     "demanded|lamented|fumed|scoffed|cried|exclaimed|whispered|began|begins|opined|offered|"
     "interjected|retorted|reiterated|elaborated|advised|informed|instructed|cited|quoted|"
     "texted|emailed|messaged|notes|observes|recounted|recounts|tells|jokes|insisting|"
-    "arguing|adding|noting|explaining|asking|claiming|declaring|telling|writing|saying"
+    "arguing|adding|noting|explaining|asking|claiming|declaring|telling|writing|saying|beamed|"
+    "barked|echoed|snapped|sighed|laughed|smiled|chimed|tweeted|wrote|recalling|conceding|"
+    "warning|insisting|answering|replying|responding|continuing|remarking|declaring|announcing"
 )
 CUE_RX = re.compile(r"\b(?:" + CUES + r")\b|\baccording to\b", re.I)
 PARTICIPLE = re.compile(r"ing$")
@@ -119,6 +121,11 @@ class Quote:
         return len(self.text.split())
 
 
+def normalise_marks(text: str) -> str:
+    """Two apostrophes used as a double mark (''like this'') become '""', read as one mark."""
+    return text.replace("''", '""') if "''" in text else text
+
+
 # --- 1. pairing marks ------------------------------------------------------------------------
 _MARKS = re.compile(r"[\"“”„«»‘’]")
 
@@ -162,6 +169,8 @@ def find_quote_spans(text: str) -> list[tuple[list[tuple[int, int]], bool]]:
             if len(out) >= MAX_QUOTES:
                 return out
             c = text[i]
+            if c == '"' and i > ps and text[i - 1] == '"':
+                continue  # the second half of a doubled mark
             prev = text[i - 1] if i > ps else " "
             nxt = text[i + 1] if i + 1 < pe else " "
             if pending is not None and inside and i < qstart:
@@ -186,7 +195,7 @@ def find_quote_spans(text: str) -> list[tuple[list[tuple[int, int]], bool]]:
                 opening = c in OPEN_D or c == '"' or (c in CLOSE_D and not _is_word(prev) and _is_word(nxt))
                 if opening:
                     inside = True
-                    qstart = i + 1
+                    qstart = i + 2 if c == '"' and text[i + 1 : i + 2] == '"' else i + 1
                     single_open = -1
                 continue
             # inside a double quote
@@ -240,6 +249,8 @@ def _sentence_bounds(masked: str, text: str, quote_ends: set[int]) -> list[int]:
             starts.append(m.end())
             continue
         before = masked[max(0, a - 12) : a]
+        if re.search(r"(?:^|[\s(])[A-Z]$", before) and masked[m.end() : m.end() + 1].isupper():
+            continue  # an initial: "Kevin D. Williamson"
         if _ABBREV.search(before):
             nxt = masked[m.end() : m.end() + 1]
             if not nxt.isupper() or re.search(r"\b(?:Mr|Mrs|Ms|Dr|Gen|Sen|Rep|Gov|St)$", before):
@@ -326,6 +337,8 @@ def _np_before_cue(toks: list[tuple[str, int, int]]) -> list[tuple[str, int, int
     segs.append(cur)
     del seg_end
     segs = [s for s in segs if s and s[0][0] != "()"]
+    while len(segs) >= 2 and all(t[0].isdigit() for t in segs[-1]):
+        segs = segs[:-1]  # "Sarandon, 69, told MSNBC"
     # skip adjuncts set off by commas: "Starmer, aware of ..., on Sunday said"
     while len(segs) >= 2 and segs[-1][0][0][:1].islower() and _bare(segs[-1][0][0]) not in _NP_START:
         segs = segs[:-1]
@@ -528,11 +541,23 @@ def _resolve_description(ctx: _Ctx, phrase: str, at: int) -> str | None:
 
 def _cue_at(toks, i) -> str | None:
     t = toks[i][0]
-    if t.lower() == "according" and i + 1 < len(toks) and toks[i + 1][0].lower() == "to":
+    nxt = toks[i + 1][0].lower() if i + 1 < len(toks) else ""
+    if t.lower() == "according" and nxt == "to":
         return "according to"
+    if (t.lower() in {"shot", "fired", "hit", "struck"} and nxt == "back") or (
+        t.lower() in {"went", "goes", "going"} and nxt == "on") or (t.lower() in {"pointed", "points"} and nxt == "out"):
+        return t + " " + nxt
     if CUE_RX.fullmatch(t):
         return t
     return None
+
+
+def _addressee(cue: str, np) -> bool:
+    """'told reporters', 'asked him': the phrase after the cue is who was spoken to."""
+    w = np[0][0].lower()
+    if w in {"reporters", "journalists", "me", "us", "him", "her", "them", "that", "it", "this"}:
+        return True
+    return cue.lower() in {"told", "tells", "telling", "asked", "asks", "asking", "informed", "urged"}
 
 
 def _right_attribution(ctx: _Ctx, rtoks, qs: int):
@@ -549,8 +574,8 @@ def _right_attribution(ctx: _Ctx, rtoks, qs: int):
             return (*found, cue) if found else None
         before = rtoks[:i]
         if all(x[0] in {",", "—", "–"} for x in before):
-            np = _np_after_cue(rtoks[i + 1 :])
-            if np and np[0][0].lower() in {"reporters", "journalists", "me", "us", "him", "her", "them", "the", "that", "it"}:
+            np = _np_after_cue(rtoks[i + len(cue.split()) :])
+            if np and _addressee(cue, np):
                 return None
             found = _resolve_phrase(ctx, np, qs, first=True)
             return (*found, cue) if found else None
@@ -559,6 +584,8 @@ def _right_attribution(ctx: _Ctx, rtoks, qs: int):
             return None
         # between the quote and the speaker: nothing, or an adjunct set off by a comma
         lead = [x for x in before if x[1] < np[0][1]]
+        while lead and lead[-1][0].lower() in {"the", "a", "an", "his", "her", "their", "its"}:
+            lead = lead[:-1]
         if lead and not all(x[0] in {",", "—", "–"} for x in lead) and lead[-1][0] not in {",", "—", "–", ")"}:
             return None
         found = _resolve_phrase(ctx, np, qs)
@@ -580,6 +607,14 @@ def _left_attribution(ctx: _Ctx, ltoks, qs: int, prev: "Quote | None"):
         if ltoks2 and len(ltoks2) <= 6 and _mentions_in(ctx, ltoks2[0][1], ltoks2[-1][2], ("PERSON",)):
             found = _resolve_phrase(ctx, ltoks2, qs)
             return (*found, None) if found else None
+        if ltoks and ltoks[-1][0] == ":":
+            # "Republican pollster Daron Shaw: “…" / "Trump went even further: “…"
+            ms = _mentions_in(ctx, ltoks[0][1], ltoks[-1][1], ("PERSON", "ORG"))
+            if ms:
+                last = ms[-1]
+                m = last if ctx.masked[last.end : ltoks[-1][1]].strip() == "" else ms[0]
+                name = _canon(ctx, m, None) or m.name
+                return (name, m.text, (m.start, m.end), "name", ":")
         return None
     if cue == "according to":
         np = _np_after_cue(ltoks[cue_i + 2 :])
@@ -592,9 +627,13 @@ def _left_attribution(ctx: _Ctx, ltoks, qs: int, prev: "Quote | None"):
     else:
         np = _np_before_cue(ltoks[:cue_i])
     if not np and cue_i + 1 < len(ltoks):
-        np = _np_after_cue(ltoks[cue_i + 1 :])
-        if np and np[0][0].lower() in {"reporters", "journalists", "me", "us", "him", "her", "them", "the", "that", "it"}:
+        np = _np_after_cue(ltoks[cue_i + len(cue.split()) :])
+        if np and _addressee(cue, np):
             np = []
+        if np and np[-1][2] > qs:
+            np = []
+    if not np:
+        np = _np_before_cue(_first_np(ltoks[:cue_i]))  # "Hayek confirmed ... and said, “…"
     found = _resolve_phrase(ctx, np, qs)
     return (*found, cue) if found else None
 
@@ -610,13 +649,31 @@ def _attribute(ctx: _Ctx, qs: int, qe: int, prev: "Quote | None", next_start: in
     left_start = max(ss, qs - WINDOW)
     left = masked[left_start:qs]
     lstrip = left.strip()
-    partial = bool(lstrip) and (not re.search(r"[:,—–]\s*$", left) or bool(re.search(r"\bthat,\s*$", left)))
+    partial = bool(lstrip) and (
+        not re.search(r"[:,—–]\s*$", left)
+        or bool(re.search(r"\bthat,\s*$", left))
+        or (left.rstrip().endswith(",") and not CUE_RX.search(left))
+    )
     rtoks = _tokens(masked[qe:r_end], qe)
     ltoks = _tokens(left, left_start)
     if partial:
         found = _left_attribution(ctx, ltoks, qs, prev) or _right_attribution(ctx, rtoks, qs)
     else:
         found = _right_attribution(ctx, rtoks, qs) or (_left_attribution(ctx, ltoks, qs, prev) if lstrip else None)
+        if found is None and not lstrip:
+            # the sentence before ends with a colon: "He said:\n\n“…”"
+            before = masked[max(0, qs - WINDOW) : qs].rstrip()
+            if before.endswith(":") and (prev is None or prev.end < qs - len(masked[max(0, qs - WINDOW) : qs]) + len(before) - 200 or prev.end <= qs - (qs - max(0, qs - WINDOW)) or prev.end < ss):
+                ps, _pe = _sentence_of(ctx, max(0, qs - (len(masked[max(0, qs - WINDOW) : qs]) - len(before)) - 1))
+                ps = max(ps, prev.end if prev is not None and prev.end <= qs else 0, qs - WINDOW)
+                pt = _tokens(masked[ps : qs - (len(masked[max(0, qs - WINDOW) : qs]) - len(before))], ps)
+                found = _left_attribution(ctx, pt, qs, prev)
+        if found is None and re.search(r"[.!?]$", ctx.text[qe - 2 : qe - 1]) and r_end <= qe + 2:
+            # “….” Trump said.  (a short attribution sentence right after)
+            ns, ne = _sentence_of(ctx, min(len(masked) - 1, qe + 1))
+            nxt = masked[qe : min(ne, qe + 120, next_start)]
+            if "\n" not in nxt.strip() and len(nxt.split()) <= 9:
+                found = _right_attribution(ctx, _tokens(nxt, qe), qs)
     result = {"partial": partial, "relay": None}
     if found is not None:
         result.update(speaker=found[0], speaker_mention=found[1], speaker_span=found[2],
@@ -644,10 +701,19 @@ def extract_quotes(text: str, mentions: list[Mention], index: EntityIndex | None
         index = EntityIndex()
         index.add("_", mentions)
         index.build()
+    original = text
+    text = normalise_marks(text)
     raw = find_quote_spans(text)
     raw = [(p, u) for p, u in raw if any(text[s:e].strip() for s, e in p)]
     masked = _mask(text, [p for p, _ in raw])
-    qbounds = [(p[0][0] - 1, min(len(text), p[-1][1] + (0 if u else 1))) for p, u in raw]
+    qbounds = []
+    for p, u in raw:
+        qs, qe = p[0][0] - 1, min(len(text), p[-1][1] + (0 if u else 1))
+        if qs > 0 and text[qs] == '"' and text[qs - 1] == '"':
+            qs -= 1
+        if not u and text[qe : qe + 1] == '"' and text[qe - 1 : qe] == '"':
+            qe += 1
+        qbounds.append((qs, qe))
     quote_ends = {e for _s, e in qbounds}
     ctx = _Ctx(text, masked, sorted(mentions, key=lambda m: m.start), index,
                _sentence_bounds(masked, text, quote_ends), qbounds)
@@ -658,7 +724,7 @@ def extract_quotes(text: str, mentions: list[Mention], index: EntityIndex | None
         ctx.mention_people.append(ent.name if ent is not None and ent.type == "PERSON" else None)
     quotes: list[Quote] = []
     for qi, ((pieces, unclosed), (qs, qe)) in enumerate(zip(raw, qbounds)):
-        qtext = " ".join(_WS.sub(" ", text[s:e]).strip() for s, e in pieces).strip()
+        qtext = " ".join(_WS.sub(" ", original[s:e]).strip() for s, e in pieces).strip()
         prev_end = qbounds[qi - 1][1] if qi > 0 else 0
         next_start = qbounds[qi + 1][0] if qi + 1 < len(qbounds) else len(text)
         att = _attribute(ctx, qs, qe, quotes[-1] if quotes else None, next_start)
@@ -690,7 +756,10 @@ def _inherit(ctx: _Ctx, quotes: list[Quote]) -> None:
         # only across at most one paragraph break and little reporter text
         if gap.count("\n") > 2 or len(gap.strip()) > 200:
             continue
-        if _mentions_in(ctx, p.end, q.start, ("PERSON",)) and len(gap.strip()) > 3:
+        p_sent_end = _sentence_of(ctx, max(p.start, p.end - 1))[1]
+        others = [m for m in _mentions_in(ctx, max(p.end, p_sent_end), q.start, ("PERSON",))
+                  if not (p.speaker_span and m.start < p.speaker_span[1] and p.speaker_span[0] < m.end)]
+        if others and len(gap.strip()) > 3:
             continue
         q.speaker, q.speaker_mention, q.speaker_span = p.speaker, p.speaker_mention, p.speaker_span
         q.speaker_type, q.cue, q.relay = "inherited", p.cue, p.relay
@@ -700,10 +769,16 @@ def _merge_interrupted(ctx: _Ctx, quotes: list[Quote]) -> list[Quote]:
     """“A,” he said. “B.” -> one quote of two pieces (the second has no attribution of its own)."""
     out: list[Quote] = []
     for q in quotes:
-        if out and q.speaker_type == "inherited" and not q.partial and not out[-1].partial:
+        same = bool(out) and (q.speaker_type == "inherited" or (
+            q.speaker_span is not None and q.speaker_span == out[-1].speaker_span))
+        if same and not q.partial and not out[-1].partial:
             p = out[-1]
             gap = ctx.masked[p.end : q.start]
-            if "\n" not in gap and len(gap) <= 120 and p.speaker_span and p.speaker_span[0] >= p.end:
+            only_attr = not gap.strip() or (
+                p.speaker_span is not None and p.end <= p.speaker_span[0] < q.start
+                and "\n" not in gap.strip() and len(gap.split()) <= 25
+            )
+            if gap.count("\n") <= 2 and only_attr:
                 p.text = p.text + " " + q.text
                 p.spans = p.spans + q.spans
                 p.end = q.end
