@@ -270,7 +270,7 @@ def create_app(db_path: str | Path, token: str | None = None, *, max_body: int =
         members = [snap.events[i] for i in s["event_ids"]]
         lines = {o.get("event_id"): o.get("line") for o in s["overview"] if isinstance(o, dict)}
         chart = time_axis([{"when": e.when, "label": e.title or e.id, "title": f"{e.when}: {e.title}",
-                            "href": f"/event/{e.id}", "size": e.n_articles} for e in members])
+                            "href": f"/event/{e.id}", "size": e.n_articles} for e in members], width=1160)
         members.sort(key=lambda e: (e.when is None, e.when or "", e.id))
         return render("storyline.html", s=s, members=members, lines=lines, chart=chart)
 
@@ -291,7 +291,7 @@ def create_app(db_path: str | Path, token: str | None = None, *, max_body: int =
         quotes = sorted(((snap.events[eid], q) for eid, q in ent["quotes"] if eid in snap.events),
                         key=lambda x: (x[0].when or "", x[0].id))
         chart = time_axis([{"when": r["e"].when, "label": r["e"].title or r["e"].id, "href": f"/event/{r['e'].id}",
-                            "title": f"{r['e'].when}: {r['e'].title}", "size": r["e"].n_articles} for r in rows])
+                            "title": f"{r['e'].when}: {r['e'].title}", "size": r["e"].n_articles} for r in rows], width=1160)
         return render("entity.html", ent=ent, rows=rows, quotes=quotes, chart=chart,
                       roles=sorted({r["role"] for r in rows if r["role"]}))
 

@@ -70,7 +70,7 @@ def _ticks(lo: dt.datetime, hi: dt.datetime, x_of) -> list[tuple[float, str]]:
     if span <= 2 * 86400:
         fmt = "%d %b %H:%M"
     elif span <= 400 * 86400:
-        fmt = "%d %b %Y" if lo.year != hi.year else "%d %b"
+        fmt = "%d %b %Y"
     else:
         fmt = "%b %Y"
     n = 6
@@ -81,7 +81,7 @@ def _ticks(lo: dt.datetime, hi: dt.datetime, x_of) -> list[tuple[float, str]]:
     return out
 
 
-def time_axis(points: list[dict], below: list[dict] | None = None) -> Axis:
+def time_axis(points: list[dict], below: list[dict] | None = None, width: int = WIDTH) -> Axis:
     """``points``: {when, label, title, href, size}; ``below``: {when, label, title} (small ticks).
     Labels go into lanes above the axis so that none overlaps another."""
     below = below or []
@@ -89,7 +89,7 @@ def time_axis(points: list[dict], below: list[dict] | None = None) -> Axis:
     dated = [(w, p) for w, p in dated if w]
     under = [(parse_when(b.get("when")), b) for b in below]
     under = [(w, b) for w, b in under if w]
-    axis = Axis()
+    axis = Axis(width=width)
     whens = [w for w, _ in dated] + [w for w, _ in under]
     if not whens:
         return axis
@@ -98,7 +98,7 @@ def time_axis(points: list[dict], below: list[dict] | None = None) -> Axis:
         lo, hi = lo - dt.timedelta(hours=12), hi + dt.timedelta(hours=12)
     pad = (hi - lo) * 0.04
     lo, hi = lo - pad, hi + pad
-    usable = WIDTH - 2 * MARGIN
+    usable = width - 2 * MARGIN
 
     def x_of(t: dt.datetime) -> float:
         return round(MARGIN + usable * (t - lo).total_seconds() / (hi - lo).total_seconds(), 1)
@@ -108,14 +108,14 @@ def time_axis(points: list[dict], below: list[dict] | None = None) -> Axis:
     for w, p in sorted(dated, key=lambda wp: wp[0]):
         x = x_of(w)
         label = short(p.get("label"))
-        width = len(label) * CHAR_PX + 12
+        label_w = len(label) * CHAR_PX + 12
         anchor = "start"
         lx = x + 8
-        if lx + width > WIDTH - 4:
+        if lx + label_w > width - 4:
             anchor, lx = "end", x - 8
-            start_px, end_px = lx - width, x + 8
+            start_px, end_px = lx - label_w, x + 8
         else:
-            start_px, end_px = x - 8, lx + width
+            start_px, end_px = x - 8, lx + label_w
         lane = next((i for i, e in enumerate(lanes_end) if e < start_px), None)
         if lane is None:
             lane = len(lanes_end)

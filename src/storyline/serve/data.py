@@ -380,7 +380,7 @@ class Repo:
         marks = ",".join("?" * len(ids))
         rows = self.conn().execute(
             "SELECT a.id, a.title, a.source, a.url, a.published_at, a.author, ea.event_id, d.of_id, d.kind,"
-            f" d.score FROM articles a LEFT JOIN event_articles ea ON ea.article_id = a.id"
+            f" d.score, substr(a.text, 1, 400) AS lead FROM articles a LEFT JOIN event_articles ea ON ea.article_id = a.id"
             f" LEFT JOIN duplicates d ON d.article_id = a.id WHERE a.id IN ({marks})", ids).fetchall()
         return {r["id"]: _article_dict(r) for r in rows}
 
@@ -395,6 +395,8 @@ class Repo:
         if ev is None:
             return None
         articles = self.event_articles(event_id)
+        for a in articles:
+            a["display_title"] = a.get("title") or short(" ".join((a.get("text") or "").split()), 90) or a["id"]
         by_id = {a["id"]: a for a in articles}
         sentences = {a["id"]: split_sentences(a.get("text") or "") for a in articles}
         summary = []
@@ -411,7 +413,7 @@ class Repo:
                 for a in articles if a.get("published_at")]
         points = [{"when": t.get("date"), "label": t.get("text"), "title": f"{t.get('date')}: {t.get('text')}"}
                   for t in ev["timeline"] if isinstance(t, dict)]
-        chart = time_axis(points, pubs)
+        chart = time_axis(points, pubs, width=720)
         entities = defaultdict(list)
         for en in ev["entities"]:
             if isinstance(en, dict) and en.get("name"):
@@ -432,7 +434,8 @@ class Repo:
                 "entities": [(k, entities[k]) for k in ENTITY_KINDS.values() if entities.get(k)],
                 "quote_groups": quote_groups, "comparison": comparison_view(ev["comparison"], by_id),
                 "outlets": outlets, "n_copies": sum(1 for a in articles if a.get("duplicate_kind")),
-                "timeline": [t for t in ev["timeline"] if isinstance(t, dict)]}
+                "timeline": sorted((t for t in ev["timeline"] if isinstance(t, dict)),
+                                   key=lambda t: (parse_when(t.get("date")) is None, str(t.get("date") or "")))}
         self.cache.put(key, view)
         return view
 
@@ -469,6 +472,8 @@ def _article_dict(r: sqlite3.Row) -> dict:
     }
     if "text" in keys:
         out["text"] = r["text"]
+    if "lead" in keys:
+        out["lead"] = " ".join((r["lead"] or "").split())
     return out
 
 
