@@ -55,6 +55,9 @@ class EventClusterer:
         year_gap = np.abs(self.f.years[rows] - self.f.years[i])
         sim[year_gap >= 2] -= c.year_penalty  # NaN compares False: unknown years cost nothing
         gap = np.abs(self.f.days[rows] - self.f.days[i])
+        apart = np.abs(self.f.weekdays[rows] - self.f.weekdays[i])
+        # Weekdays stand in for dates only where a date is missing (NaN gap: no weekday, no cost).
+        sim[(np.minimum(apart, 7 - apart) >= 2) & np.isnan(gap)] -= c.weekday_penalty
         sim[gap > c.window_days] = -1.0
         return sim
 

@@ -23,6 +23,7 @@ class ArticleFeatures:
     names: sparse.csr_matrix  # (n, names), TF-IDF over proper names and numbers, L2-normalised
     days: np.ndarray  # (n,) float days since 1970-01-01, NaN when the date is unknown
     years: np.ndarray  # (n,) float year the article was written (known or read from the text), NaN if unknown
+    weekdays: np.ndarray  # (n,) float 0-6, the first weekday the title or lead names, NaN if none
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -77,6 +78,19 @@ def text_year(text: str) -> float:
     return float(max(years)) if years else float("nan")
 
 
+_WEEKDAY = re.compile(r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
+_DAY_INDEX = {d: k for k, d in enumerate(("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+                                           "Sunday"))}
+LEAD_WORDS = 60  # the lead says when the event happened ("met on Monday"); later weekdays are background
+
+
+def lead_weekday(title: str, text: str) -> float:
+    """Weekday of the event as the title or lead tells it: two reports of one event name the same
+    day (or the next), two meetings of one story on other weekdays are two events."""
+    m = _WEEKDAY.search(f"{title}\n{' '.join(text.split()[:LEAD_WORDS])}")
+    return float(_DAY_INDEX[m.group(1)]) if m else float("nan")
+
+
 def day_number(value: dt.datetime | dt.date | None) -> float:
     if value is None:
         return float("nan")
@@ -97,4 +111,5 @@ def build_features(articles: Sequence[Article], embeddings: np.ndarray,
         days=np.array([day_number(d) for d in dates], dtype=np.float64),
         years=np.array([float(d.year) if d is not None else text_year(t) for d, t in zip(dates, texts)],
                        dtype=np.float64),
+        weekdays=np.array([lead_weekday(a.title or "", a.text) for a in articles], dtype=np.float64),
     )
