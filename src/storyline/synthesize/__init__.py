@@ -64,7 +64,7 @@ def synthesize_event(
     # order: by date (unknown last), then id, so results do not depend on input order
     arts.sort(key=lambda a: (a.published_at is None, a.published_at or dt.datetime.min, a.id))
     texts = {a.id: _article_text(a) for a in arts}
-    idx = EventIndex.build(texts, embedder.encode)
+    idx = EventIndex.build(texts, embedder.encode, titles=[a.title for a in arts if a.title])
     summary = summarize(idx, summary_config, support_config)
     title = event_title(arts, idx, summary, embedder.encode)
     comparison = compare(arts, idx, outlet_meta=outlet_meta, support_cfg=support_config)

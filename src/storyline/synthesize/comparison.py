@@ -177,7 +177,7 @@ def _name_disagreements(idx: EventIndex, outlet: dict[str, str]) -> list[dict]:
                 if head in INSTITUTION_HEADS and (end + 1 == len(span) or norm_token(span[end + 1]) not in INSTITUTION_HEADS):
                     # take the two tokens before the head as the prefix (drops "the annual" etc.)
                     prefix = tuple(norm_token(t) for t in span[max(0, end - 2) : end])
-                    if len(prefix) < 2 or any(p in TITLE_WORDS for p in prefix):
+                    if len(prefix) < 2 or any(p in TITLE_HEADS for p in prefix):
                         continue
                     key = (prefix, head)
                     d = uses.setdefault(key, {"form": " ".join(span[max(0, end - 2) : end + 1]), "rows": []})

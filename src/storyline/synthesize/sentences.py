@@ -24,7 +24,7 @@ _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-\.]*")
 
 _JUNK = re.compile(
     r"(sign up|subscribe|newsletter|breaking news alerts|all rights reserved|contributed to this"
-    r" (report|story)|click here|read more|follow us|\bphoto\b.*\b(ap|getty|reuters)\b|"
+    r"|contributed (reporting|to (this|the) )|click here|read more|follow us|\bphoto\b.*\b(ap|getty|reuters)\b|"
     r"\(ap photo|cookie|advertisement|copyright|©)",
     re.I,
 )
@@ -117,3 +117,12 @@ def article_sentences(article_id: str, text: str) -> list[Sentence]:
     parts = split_sentences(text)
     n = max(len(parts), 1)
     return [Sentence(t, article_id, i, i / n) for i, t in enumerate(parts)]
+
+
+_DANGLING = re.compile(r"^(?:[\"“‘']?)(He|She|They|His|Her|Their)\b")
+_PRONOUN_CUE = re.compile(r"[,”\"]\s*(he|she|they) (said|says|told|added|wrote|insisted|warned)\b")
+
+
+def is_standalone(sentence: str) -> bool:
+    """Readable without the sentence before it: no leading pronoun, no quote said by 'she'."""
+    return not (_DANGLING.search(sentence) or _PRONOUN_CUE.search(sentence))

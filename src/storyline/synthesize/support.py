@@ -100,14 +100,21 @@ class EventIndex:
     article_text_stems: dict[str, set[str]] = field(default_factory=dict)
     article_nums: dict[str, set[str]] = field(default_factory=dict)
     article_names: dict[str, set[str]] = field(default_factory=dict)
+    titles: list[str] = field(default_factory=list)  # the articles' headlines, when given
+    title_vectors: np.ndarray | None = None
 
     @classmethod
-    def build(cls, texts: dict[str, str], encode) -> "EventIndex":
+    def build(cls, texts: dict[str, str], encode, titles: list[str] | None = None) -> "EventIndex":
+        """One batched ``encode`` call for every sentence (and headline) of the event."""
         sents: list[Sentence] = []
         for aid, text in texts.items():
             sents.extend(article_sentences(aid, text))
-        vecs = encode([s.text for s in sents]) if sents else np.zeros((0, 384), np.float32)
-        idx = cls(list(texts), sents, np.asarray(vecs, dtype=np.float32))
+        titles = [t for t in dict.fromkeys(titles or []) if t and t.strip()]
+        batch = [s.text for s in sents] + titles
+        vecs = np.asarray(encode(batch), dtype=np.float32) if batch else np.zeros((0, 384), np.float32)
+        idx = cls(list(texts), sents, vecs[: len(sents)])
+        idx.titles = titles
+        idx.title_vectors = vecs[len(sents) :] if titles else None
         rows: dict[str, list[int]] = {a: [] for a in texts}
         for i, s in enumerate(sents):
             rows[s.article_id].append(i)
