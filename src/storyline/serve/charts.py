@@ -66,18 +66,41 @@ class Axis:
 
 
 def _ticks(lo: dt.datetime, hi: dt.datetime, x_of) -> list[tuple[float, str]]:
+    """Ticks on calendar boundaries (hours, days, weeks, months or years), at most ~8."""
     span = (hi - lo).total_seconds()
-    if span <= 2 * 86400:
-        fmt = "%d %b %H:%M"
-    elif span <= 400 * 86400:
-        fmt = "%d %b %Y"
-    else:
-        fmt = "%b %Y"
-    n = 6
-    out = []
-    for i in range(n + 1):
-        t = lo + (hi - lo) * i / n
-        out.append((x_of(t), t.strftime(fmt).lstrip("0")))
+    day = 86400
+    out: list[tuple[float, str]] = []
+    if span <= 2 * day:
+        step = next(h for h in (1, 2, 3, 6, 12, 24) if span / (h * 3600) <= 8)
+        t = lo.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+        while t <= hi:
+            if t.hour % step == 0:
+                out.append((x_of(t), t.strftime("%d %b %H:%M").lstrip("0")))
+            t += dt.timedelta(hours=1)
+        return out
+    if span <= 120 * day:
+        step = next(d for d in (1, 2, 7, 14, 28) if span / (d * day) <= 8)
+        t = dt.datetime.combine(lo.date(), dt.time()) + dt.timedelta(days=1)
+        if step >= 7:  # weeks start on Monday
+            t += dt.timedelta(days=(7 - t.weekday()) % 7)
+        while t <= hi:
+            out.append((x_of(t), t.strftime("%d %b %Y").lstrip("0")))
+            t += dt.timedelta(days=step)
+        return out
+    months = span / (30.4 * day)
+    step = next(m for m in (1, 2, 3, 6, 12, 24, 60, 120) if months / m <= 8)
+    y, m = lo.year, lo.month + 1
+    if m > 12:
+        y, m = y + 1, 1
+    while True:
+        t = dt.datetime(y, m, 1)
+        if t > hi:
+            break
+        if ((y * 12 + m - 1) % step) == 0:
+            out.append((x_of(t), t.strftime("%b %Y") if step < 12 else t.strftime("%Y")))
+        m += 1
+        if m > 12:
+            y, m = y + 1, 1
     return out
 
 
@@ -136,6 +159,6 @@ def time_axis(points: list[dict], below: list[dict] | None = None, width: int = 
         axis.ticks_below.append(Mark(x=x_of(w), y=axis.axis_y + 10, r=3, label=short(b.get("label"), 24),
                                      title=b.get("title") or b.get("label") or "", href=b.get("href"),
                                      kind="pub"))
-    axis.ticks = _ticks(lo + pad, hi - pad, x_of) if (hi - lo) > dt.timedelta(0) else []
+    axis.ticks = _ticks(lo, hi, x_of)
     axis.height = int(axis.axis_y + (44 if under else 30))
     return axis

@@ -411,8 +411,15 @@ class Repo:
         pubs = [{"when": a["published_at"], "label": a.get("source") or a["id"],
                  "title": f"{a.get('source') or a['id']}: {a.get('title') or ''}", "href": f"/article/{a['id']}"}
                 for a in articles if a.get("published_at")]
-        points = [{"when": t.get("date"), "label": t.get("text"), "title": f"{t.get('date')}: {t.get('text')}"}
-                  for t in ev["timeline"] if isinstance(t, dict)]
+        same_day: dict[str, list[dict]] = {}
+        for t in ev["timeline"]:
+            if isinstance(t, dict) and parse_when(t.get("date")):
+                same_day.setdefault(str(t["date"]), []).append(t)
+        points = []
+        for date, items in same_day.items():
+            label = short(items[0].get("text"), 40) + (f"  +{len(items) - 1}" if len(items) > 1 else "")
+            points.append({"when": date, "label": label, "size": len(items),
+                           "title": "\n".join(f"{date}: {t.get('text')}" for t in items)})
         chart = time_axis(points, pubs, width=720)
         entities = defaultdict(list)
         for en in ev["entities"]:
