@@ -33,6 +33,9 @@ def render_report(document: dict, problems: list[dict]) -> str:
             e = dict(events[eid])
             e["articles"] = [articles[a] for a in e["article_ids"] if a in articles]
             e["outlets"] = sorted({a["source"] or a["id"] for a in e["articles"]})
+            e["numbers"] = {a["id"]: n for n, a in enumerate(e["articles"], 1)}  # citations show [n]
+            e["labels"] = {a["id"]: " · ".join(x for x in (a["source"], a["title"], a["id"]) if x)
+                           for a in e["articles"]}
             members.append(e)
         storylines.append({"id": s["id"], "title": s["title"], "events": members, "axis": _axis(members),
                            "n_articles": sum(len(e["article_ids"]) for e in members)})
