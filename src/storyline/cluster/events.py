@@ -83,7 +83,12 @@ class EventClusterer:
         emb = self.f.embeddings[rows] @ self.f.embeddings[i]
         tfidf = self._tfidf_dots(i, rows)
         names = self._names_dots(i, rows)
-        sim = c.embed_weight * emb + c.names_weight * names + (1.0 - c.embed_weight - c.names_weight) * tfidf
+        # Word and name overlaps of two headlines are a few tokens, mostly luck: below
+        # ``rich_words`` words their share of the score goes to the MiniLM cosine.
+        rich = np.minimum(np.minimum(self.f.words[rows], self.f.words[i]) / c.rich_words, 1.0)
+        names_w = c.names_weight * rich
+        tfidf_w = (1.0 - c.embed_weight - c.names_weight) * rich
+        sim = (1.0 - names_w - tfidf_w) * emb + names_w * names + tfidf_w * tfidf
         year_gap = np.abs(self.f.years[rows] - self.f.years[i])
         sim[year_gap >= 2] -= c.year_penalty  # NaN compares False: unknown years cost nothing
         gap = np.abs(self.f.days[rows] - self.f.days[i])

@@ -24,6 +24,7 @@ class ArticleFeatures:
     days: np.ndarray  # (n,) float days since 1970-01-01, NaN when the date is unknown
     years: np.ndarray  # (n,) float year the article was written (known or read from the text), NaN if unknown
     weekdays: np.ndarray  # (n,) float 0-6, the first weekday the title or lead names, NaN if none
+    words: np.ndarray  # (n,) float words of title and text: how far sparse (word, name) cosines hold
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -112,4 +113,5 @@ def build_features(articles: Sequence[Article], embeddings: np.ndarray,
         years=np.array([float(d.year) if d is not None else text_year(t) for d, t in zip(dates, texts)],
                        dtype=np.float64),
         weekdays=np.array([lead_weekday(a.title or "", a.text) for a in articles], dtype=np.float64),
+        words=np.array([len((a.title or "").split()) + len(a.text.split()) for a in articles], dtype=np.float64),
     )
