@@ -146,6 +146,36 @@ async def measure(base: str, targets: dict[str, list[str]], clients: int, second
     }
 
 
+def serve_and_measure(db: Path, targets: dict, clients: int, seconds: float, extra_env: dict) -> dict:
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, **extra_env, "PYTHONPATH": str(ROOT / "src")}
+    env.pop("STORYLINE_TOKEN", None)
+    server = subprocess.Popen([sys.executable, "-m", "storyline.serve", "--db", str(db), "--port", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 300
+        while True:
+            try:
+                if httpx.get(base + "/api/health", timeout=5).json().get("ready"):
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.time() > deadline or server.poll() is not None:
+                raise SystemExit("server did not start: " + (server.stderr.read().decode() if server.poll() else ""))
+            time.sleep(0.5)
+        with httpx.Client(base_url=base, timeout=120) as c:  # warm-up pass, not measured
+            for urls in targets.values():
+                for u in urls:
+                    c.get(u)
+        return asyncio.run(measure(base, targets, clients, seconds))
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
 QUERIES = [
     "climate summit", "\"border wall\"", "supreme court ruling", "election results", "vaccine mandate",
     "federal reserve interest rates", "ukraine", "gun control legislation", "immigration policy",
@@ -178,7 +208,7 @@ def main() -> None:
     conn = sqlite3.connect(db)
     n_articles = conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
     n_events = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-    # event pages: a fixed random sample, weighted like users browse (big events as often as small)
+    # event pages: a fixed uniform random sample of events
     event_ids = [r[0] for r in conn.execute("SELECT id FROM events ORDER BY id")]
     conn.close()
     rng = random.Random(7)
@@ -189,57 +219,42 @@ def main() -> None:
         "event_page": [f"/event/{e}" for e in sample],
         "search_api": [f"/api/search?q={quote(q)}" for q in QUERIES],
     }
-    port = free_port()
-    env = dict(os.environ)
-    env.pop("STORYLINE_TOKEN", None)
-    server = subprocess.Popen([str(ROOT / ".venv/bin/storyline"), "serve", "--db", str(db), "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                if httpx.get(base + "/api/health", timeout=2).json().get("ready"):
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.time() > deadline or server.poll() is not None:
-                raise SystemExit("server did not start: " + (server.stderr.read().decode() if server.poll() else ""))
-            time.sleep(0.5)
-        # one warm-up pass (first hits of each page / query), not measured
-        with httpx.Client(base_url=base, timeout=60) as c:
-            for urls in targets.values():
-                for u in urls:
-                    c.get(u)
-        result = asyncio.run(measure(base, targets, args.clients, args.seconds))
-    finally:
-        server.terminate()
-        server.wait(10)
+    runs = {}
+    for label, extra_env in (("response cache on (default)", {}),
+                             ("response cache off", {"STORYLINE_RESPONSE_CACHE": "0"})):
+        runs[label] = serve_and_measure(db, targets, args.clients, args.seconds, extra_env)
+        print(label, json.dumps(runs[label]), file=sys.stderr)
     doc = {
         "store": {"articles": n_articles, "events": n_events, "path": str(db),
                   "built_from": "4 dev sets, gold fields stripped, + syndicated copies (see bench/load_serve.py)"},
         "clients": args.clients, "seconds": args.seconds,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "event_pages_sampled": len(sample), "distinct_queries": len(QUERIES),
-        "results": result,
+        "results": runs,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "load_serve.json").write_text(json.dumps(doc, indent=2) + "\n")
     lines = [
         "# storyline serve under load",
         "",
-        f"{args.clients} concurrent clients for {args.seconds:.0f} s against a store of {n_articles:,} articles"
-        f" ({n_events:,} events), one uvicorn worker, {os.cpu_count()} CPU cores; client and server on the"
-        " same machine. Warm: every URL was requested once before measuring (the query embedding and"
-        " the event's support sentences are then cached).",
+        f"{args.clients} concurrent clients (closed loop: each sends its next request when the last one is"
+        f" answered) for {args.seconds:.0f} s against a store of {n_articles:,} articles ({n_events:,} events),"
+        f" one uvicorn worker; {os.cpu_count()} CPU cores shared by the server and the load generator"
+        " (asyncio + httpx in one process). Every URL was requested once before measuring.",
         "",
-        "| target | requests | errors | p50 ms | p95 ms | p99 ms | req/s |",
-        "|---|---|---|---|---|---|---|",
+        "| configuration | target | requests | errors | p50 ms | p95 ms | p99 ms | req/s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for kind, r in result.items():
-        lines.append(f"| {kind} | {r['requests']} | {r['errors']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['rps']} |")
-    lines += ["", f"event pages: {len(sample)} random events; search: {len(QUERIES)} queries (words, phrases"
-              " and plain-language questions), hybrid ranking (FTS5 + embeddings).", ""]
+    for label, result in runs.items():
+        for kind, r in result.items():
+            lines.append(f"| {label} | {kind} | {r['requests']} | {r['errors']} | {r['p50_ms']} | {r['p95_ms']} |"
+                         f" {r['p99_ms']} | {r['rps']} |")
+    lines += ["", f"event pages: {len(sample)} random events (`/event/ID`, full HTML page); search: {len(QUERIES)}"
+              " queries (words, phrases and plain-language questions) on `/api/search`, hybrid ranking (FTS5 +"
+              " embeddings, reciprocal rank fusion). The response cache keeps rendered event pages and search"
+              " answers per store generation (any write to the store starts a new one); with it off, every"
+              " request renders the page (from the cached view model: supporting sentences, chart layout) or runs"
+              " the search (FTS5 + cosine over all vectors; the query embedding stays cached).", ""]
     (RESULTS / "load_serve.md").write_text("\n".join(lines))
     print("\n".join(lines))
 

@@ -11,6 +11,7 @@ import datetime as dt
 import hmac
 import json
 import math
+import os
 import threading
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,16 +19,17 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from storyline.store import search as fts
 
 from .charts import short
-from .data import Repo, fold, highlight
+from .data import LRU, Repo, fold, highlight
 
 HERE = Path(__file__).resolve().parent
 MAX_BODY = 5 * 1024 * 1024
@@ -191,6 +193,8 @@ def create_app(db_path: str | Path, token: str | None = None, *, max_body: int =
     else:
         state["ready"] = True
 
+    responses = LRU(int(os.environ.get("STORYLINE_RESPONSE_CACHE", "2048")))
+
     app = FastAPI(
         title="storyline", version="1",
         description="Events and storylines built from news articles. Reads need no token; "
@@ -251,13 +255,22 @@ def create_app(db_path: str | Path, token: str | None = None, *, max_body: int =
                                "entity": entity or ""}, filtered=filtered, outlets=sorted(top_outlets),
                       entity_names=[x["name"] for x in top_entities], storyline_of=snap.storyline_of)
 
-    @app.get("/event/{event_id:path}", response_class=HTMLResponse, include_in_schema=False)
-    def event_page(event_id: str):
+    def event_html(event_id: str) -> HTMLResponse:
         view = repo.event_view(event_id)
         if view is None:
             raise HTTPException(404, "No such event.")
         snap = repo.snapshot()
         return render("event.html", v=view, e=view["event"], storyline=snap.storyline_of.get(view["event"]["storyline_id"]))
+
+    @app.get("/event/{event_id:path}", response_class=HTMLResponse, include_in_schema=False)
+    async def event_page(event_id: str):
+        # rendered pages are kept per store generation: a change to the store makes new ones
+        key = ("event", event_id, repo.generation())
+        body = responses.get(key)
+        if body is None:
+            body = (await run_in_threadpool(event_html, event_id)).body
+            responses.put(key, body)
+        return HTMLResponse(body)
 
     @app.get("/storyline/{storyline_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def storyline_page(storyline_id: str):
@@ -450,11 +463,19 @@ def create_app(db_path: str | Path, token: str | None = None, *, max_body: int =
     @app.get("/api/search", tags=["read"], summary="Search articles by words and meaning",
              description='mode=hybrid (default) fuses FTS5 word ranking (BM25; "quoted phrases" kept) and '
                          "embedding similarity by reciprocal rank fusion; words or meaning use one of them.")
-    def api_search(q: Annotated[str, Query(min_length=1, max_length=fts.MAX_QUERY_CHARS)],
-                   mode: Literal["hybrid", "words", "meaning"] = "hybrid", page: PageNo = 1,
-                   per_page: Annotated[int, Query(ge=1, le=100)] = 20):
+    async def api_search(q: Annotated[str, Query(min_length=1, max_length=fts.MAX_QUERY_CHARS)],
+                         mode: Literal["hybrid", "words", "meaning"] = "hybrid", page: PageNo = 1,
+                         per_page: Annotated[int, Query(ge=1, le=100)] = 20):
         if not q.strip():
             raise HTTPException(422, "q is empty")
+        key = ("search", " ".join(q.split()), mode, page, per_page, repo.generation())
+        body = responses.get(key)
+        if body is None:
+            body = json.dumps(await run_in_threadpool(search_json, q, mode, page, per_page)).encode()
+            responses.put(key, body)
+        return Response(body, media_type="application/json")
+
+    def search_json(q: str, mode: str, page: int, per_page: int) -> dict:
         result = repo.search(q, mode, (page - 1) * per_page, per_page)
         rows = repo.article_rows([h.article_id for h in result.hits])
         items = []

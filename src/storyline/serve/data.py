@@ -39,6 +39,8 @@ def iso(value: str | None) -> str | None:
 
 
 class LRU:
+    """A small thread-safe LRU map (size 0: caches nothing)."""
+
     def __init__(self, size: int) -> None:
         self.size = size
         self.data: OrderedDict = OrderedDict()
@@ -52,6 +54,8 @@ class LRU:
         return None
 
     def put(self, key, value) -> None:
+        if self.size <= 0:
+            return
         with self.lock:
             self.data[key] = value
             self.data.move_to_end(key)
