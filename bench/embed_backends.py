@@ -156,6 +156,7 @@ def main() -> None:
         "repeats": args.repeats,
         "timing": "median of repeats, backends interleaved, after a warm-up batch; tokenisation included",
         "export_s": export_s,
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
         "versions": {
@@ -188,7 +189,12 @@ def main() -> None:
         f"{meta['tokens_mean']}, median {meta['tokens_median']}, max {meta['tokens_max']}; "
         f"share truncated: {meta['truncated_share']}. {args.threads} threads, batch "
         f"{args.batch_size}, {meta['timing']}. Cosine is per text against the torch vector at "
-        "the same max_tokens.",
+        "the same max_tokens. The machine was shared with other jobs (load average at the end: "
+        f"{meta['load_average_at_end']}), so absolute rates swing by up to ~2x between repeats; "
+        "the interleaved medians and the speedups are the figures to compare. Under heavy load "
+        "torch (OpenMP) loses more than onnxruntime, so the speedups are then larger than on an "
+        "idle machine (an earlier idle measurement gave int8 ~1.5x torch at ~190 tokens); the "
+        "cosines do not depend on load.",
         "",
         table,
         "",

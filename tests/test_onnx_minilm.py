@@ -119,7 +119,26 @@ def test_cache_reused(onnx_model, cache_dir, config):
     again = OnnxMiniLM(model_path(), config, cache_dir=cache_dir)
     assert not again.exported
     assert path.stat().st_mtime_ns == mtime
-    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+    assert sorted(p.name for p in path.parent.iterdir()) == [".lock", path.name]
+
+
+def test_failed_export_leaves_nothing(tmp_path, monkeypatch):
+    """A crash mid-export (here: in quantisation) leaves no model file and no temp files."""
+    from storyline.enrich import onnx_minilm
+
+    def half_written(model_dir, out):
+        out.write_bytes(b"\x08\x07partial onnx")
+
+    def crash(src, dst):
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(onnx_minilm, "_export_fp32", half_written)
+    monkeypatch.setattr(onnx_minilm, "_quantize", crash)
+    dst = onnx_path(model_path(), True, tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        onnx_minilm.export(model_path(), dst, quantize=True)
+    assert not dst.exists()
+    assert [p.name for p in dst.parent.iterdir()] == [".lock"]
 
 
 def test_cached_load_needs_no_torch(onnx_model, cache_dir):

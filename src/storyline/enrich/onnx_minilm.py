@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -60,8 +61,24 @@ def _settings(quantize: bool) -> dict:
     }
 
 
+_KEY_MEMO: dict[tuple, str] = {}
+
+
 def cache_key(model_path: Path, quantize: bool = True) -> str:
-    """sha256 over the model files' content and the export settings (first 16 hex digits)."""
+    """sha256 over the model files' content and the export settings (first 16 hex digits).
+
+    Hashing the 90 MB of weights takes ~0.2 s; the result is remembered per process for as long
+    as the files' sizes and modification times stay the same.
+    """
+    stats = []
+    for name in MODEL_FILES:
+        path = Path(model_path) / name
+        if path.exists():
+            st = path.stat()
+            stats.append((name, st.st_size, st.st_mtime_ns))
+    memo = (str(Path(model_path).resolve()), bool(quantize), tuple(stats))
+    if memo in _KEY_MEMO:
+        return _KEY_MEMO[memo]
     h = hashlib.sha256()
     h.update(json.dumps(_settings(quantize), sort_keys=True).encode())
     for name in MODEL_FILES:
@@ -72,7 +89,8 @@ def cache_key(model_path: Path, quantize: bool = True) -> str:
         with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
-    return h.hexdigest()[:16]
+    key = _KEY_MEMO[memo] = h.hexdigest()[:16]
+    return key
 
 
 def onnx_path(model_path: Path, quantize: bool = True, cache_dir: Path | None = None) -> Path:
@@ -108,7 +126,8 @@ def _export_fp32(model_path: Path, out: Path) -> None:
     wrapper = _Pooled(encoder).eval()
     ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]], dtype=torch.int64)
     mask = (ids != 0).to(torch.int64)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes on the masking code: shapes are dynamic
         torch.onnx.export(
             wrapper,
             (ids, mask),
@@ -138,6 +157,15 @@ def _quantize(src: Path, dst: Path) -> None:
     )
 
 
+def _check(path: Path) -> None:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    ids = np.array([[101, 7592, 2088, 102], [101, 7592, 102, 0]], dtype=np.int64)
+    (out,) = session.run(None, {"input_ids": ids, "attention_mask": (ids != 0).astype(np.int64)})
+    norms = np.linalg.norm(out, axis=1)
+    if out.shape != (2, DIM) or not np.allclose(norms, 1.0, atol=1e-3):
+        raise RuntimeError(f"ONNX export check failed: shape {out.shape}, norms {norms}")
+
+
 def export(model_path: Path, dst: Path, quantize: bool = True) -> Path:
     """Export (and quantise) into ``dst`` atomically; a no-op when ``dst`` already exists."""
     dst = Path(dst)
@@ -159,12 +187,25 @@ def export(model_path: Path, dst: Path, quantize: bool = True) -> Path:
             if quantize:
                 final = Path(tmp) / "int8.onnx"
                 _quantize(fp32, final)
-            staged = dst.parent / f".{dst.name}.{os.getpid()}.tmp"
-            os.replace(final, staged)  # same directory as dst: the rename below is atomic
-            with open(staged, "rb") as fh:
+            _check(final)  # never cache a model that does not load or gives wrong shapes
+            with open(final, "rb") as fh:
                 os.fsync(fh.fileno())
-            os.replace(staged, dst)
+            os.replace(final, dst)  # same file system (tmp lies in dst's folder): atomic
+            _fsync_dir(dst.parent)
     return dst
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 class OnnxMiniLM:
