@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import re
+from functools import lru_cache
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -27,17 +28,19 @@ from storyline.synthesize.sentences import is_good_sentence, words
 from storyline.synthesize.support import (
     EventIndex,
     SupportConfig,
+    STOP,
     content_stems,
     norm_token,
     numbers,
     stem,
+    article_max_matrix,
     support_score,
 )
 
 FACT_COS = 0.65  # aligned sentences (chosen on the seeds and allsides-dev by inspection)
 FACT_LEX = 0.20  # Jaccard of content words, so topical neighbours do not align
 NUMBER_COS = 0.75
-DATE_COS = 0.80
+DATE_COS = 0.88
 
 
 def outlet_of(article: Article) -> str:
@@ -111,9 +114,23 @@ TITLE_WORDS = TITLE_HEADS | {
     "special", "prime", "foreign", "defense", "defence", "state", "national", "security", "senior",
     "top", "former", "acting", "affairs", "interior", "finance", "treasury", "health", "trade",
     "press", "white", "house", "first", "lady", "mr", "ms", "mrs", "dr", "lt", "sgt", "capt",
-    "executive", "managing", "presidential", "majority", "minority", "supreme", "court",
+    "executive", "managing", "presidential", "majority", "minority", "supreme", "court", "district",
+    "circuit", "appeals", "county", "city", "magistrate", "medical", "intelligence", "committee",
 }
 VAGUE = {"chief", "head", "leader", "boss", "official", "officer"}
+HEAD_SYNONYMS = {"chairman": "chair", "chairwoman": "chair", "chairperson": "chair", "spokesman": "spokesperson",
+                 "spokeswoman": "spokesperson", "advisor": "adviser", "sen": "senator", "rep": "representative",
+                 "gov": "governor", "gen": "general"}
+PARTIES_AND_BODIES = {
+    "republican", "republicans", "democratic", "democrat", "democrats", "gop", "conservative", "liberal",
+    "labour", "tory", "house", "senate", "representatives", "congress", "congressional", "white", "federal",
+    "alabama", "alaska", "arizona", "arkansas", "california", "colorado", "connecticut", "delaware", "florida",
+    "georgia", "hawaii", "idaho", "illinois", "indiana", "iowa", "kansas", "kentucky", "louisiana", "maine",
+    "maryland", "massachusetts", "michigan", "minnesota", "mississippi", "missouri", "montana", "nebraska",
+    "nevada", "hampshire", "jersey", "mexico", "york", "carolina", "dakota", "ohio", "oklahoma", "oregon",
+    "pennsylvania", "rhode", "island", "tennessee", "texas", "utah", "vermont", "virginia", "washington",
+    "west", "wisconsin", "wyoming", "north", "south", "new",
+}
 IGNORE_QUALIFIERS = {
     "mr", "ms", "mrs", "dr", "the", "top", "senior", "then", "current", "new", "longtime", "veteran",
     "presidential", "government", "administration", "of", "for", "and", "to", "s",
@@ -220,6 +237,7 @@ def _version(idx: EventIndex, value: str, rows: list[int], outlet: dict[str, str
     }
 
 
+@lru_cache(maxsize=16384)
 def _person_mentions(text: str) -> list[tuple[str, list[str], int]]:
     """(person key, title tokens, token position) for 'Title Words First Last' in a sentence."""
     toks = _tokens(text)
@@ -242,8 +260,11 @@ def _person_mentions(text: str) -> list[tuple[str, list[str], int]]:
                 tl = norm_token(t)
                 if t.endswith(("’s", "'s")) or not re.match(r"[A-Za-z]", t):
                     break
+                if j == k - 1 and _cap(t) and tl not in TITLE_WORDS and tl not in PLACES and t.isalpha():
+                    j -= 1  # a further given name: "Shelley Moore Capito"
+                    continue
                 if tl in TITLE_WORDS or tl in PLACES or (_cap(t) and j > 0):
-                    title.insert(0, tl)
+                    title.insert(0, t)
                     j -= 1
                     continue
                 break
@@ -255,24 +276,45 @@ def _person_mentions(text: str) -> list[tuple[str, list[str], int]]:
     return out
 
 
-def _title_set(title: list[str]) -> set[str]:
-    parts = set()
+def _title_parts(title: list[str]) -> tuple[str, set[str]]:
+    """(head, qualifiers) of a title; nationality, party, state and body words and acronyms dropped."""
+    toks = []
     for t in title:
         for p in re.split(r"[-\s]", t):
-            p = {"gen": "general", "sen": "senator", "rep": "representative", "gov": "governor"}.get(p, p)
-            if p and p not in PLACES and p not in IGNORE_QUALIFIERS:
-                parts.add(stem(p))
-    return parts
+            if p:
+                toks.append(p)
+    head = ""
+    for p in reversed(toks):
+        n = HEAD_SYNONYMS.get(norm_token(p).replace(".", ""), norm_token(p).replace(".", ""))
+        if n in TITLE_HEADS or n in HEAD_SYNONYMS.values():
+            head = n
+            break
+    quals = set()
+    for p in toks:
+        if len(p) >= 2 and p.replace(".", "").isupper():
+            continue  # an acronym (RNC, NIAID): an organisation, not a rank
+        n = norm_token(p).replace(".", "")
+        n = HEAD_SYNONYMS.get(n, n)
+        if not n or n == head or n in PLACES or n in IGNORE_QUALIFIERS or n in PARTIES_AND_BODIES:
+            continue
+        quals.add(stem(n))
+    return head, quals
+
+
+def _only_spelling(a: set[str], b: set[str]) -> bool:
+    """Guatemala / Guatemalan: every difference has a counterpart sharing its first 5 letters."""
+    da, db = a - b, b - a
+    return all(any(x[:5] == y[:5] for y in db) for x in da) and all(any(y[:5] == x[:5] for x in da) for y in db)
 
 
 def _title_disagreements(idx: EventIndex, outlet: dict[str, str]) -> list[dict]:
-    seen: dict[str, dict[frozenset, dict]] = defaultdict(dict)
+    seen: dict[str, dict[tuple, dict]] = defaultdict(dict)
     for i, s in enumerate(idx.sentences):
         for key, title, _ in _person_mentions(s.text):
-            ts = _title_set(title)
-            if not ts or not ({stem(h) for h in TITLE_HEADS} & ts):
+            head, quals = _title_parts(title)
+            if not head or not quals:
                 continue
-            d = seen[key].setdefault(frozenset(ts), {"title": title, "rows": [], "name": None})
+            d = seen[key].setdefault((head, frozenset(quals)), {"title": title, "rows": []})
             d["rows"].append(i)
     out = []
     for key, variants in seen.items():
@@ -280,8 +322,10 @@ def _title_disagreements(idx: EventIndex, outlet: dict[str, str]) -> list[dict]:
         found = False
         for a in range(len(items)):
             for b in range(a + 1, len(items)):
-                (sa, da), (sb, db) = items[a], items[b]
-                if sa <= sb or sb <= sa:
+                ((ha, sa), da), ((hb, sb), db) = items[a], items[b]
+                if ha != hb or ha in VAGUE:
+                    continue  # different ranks (chair / representative) can both be true
+                if sa <= sb or sb <= sa or _only_spelling(sa, sb):
                     continue  # one is a fuller form of the other
                 if (sa | sb) & {stem(v) for v in VAGUE}:
                     continue
@@ -330,6 +374,10 @@ def _unit_values(text: str) -> dict[str, set[str]]:
         v, unit = m.group(1).lower().replace(",", ""), m.group(2).lower()
         if unit in ("percent", "per cent"):
             unit = "%"
+        if unit in ("million", "billion", "thousand", "hundred", "trillion"):
+            nxt = re.match(r"\s+([A-Za-z]+)", text[m.end():])
+            if nxt and nxt.group(1).lower() not in STOP:
+                unit = f"{unit} {stem(nxt.group(1))}"
         if unit in ("and", "or", "to", "of", "in", "on", "the", "a", "s", "th", "st", "nd", "rd", "am", "pm"):
             continue
         v = str(numbers(v).pop()) if numbers(v) else v
@@ -382,7 +430,7 @@ def _speaker(text: str, persons: set[str]) -> str | None:
             for p in persons:
                 if p.split()[-1] == sur:
                     return p
-    return best if dist <= 6 else None
+    return best if dist <= 3 else None
 
 
 def _attribution_disagreements(idx: EventIndex, outlet: dict[str, str]) -> list[dict]:
@@ -475,6 +523,21 @@ def coverage(outlets: dict[str, list[str]], facts_by_outlet: dict[str, set[int]]
     return out
 
 
+def _merge(disagreements: list[dict]) -> list[dict]:
+    """One entry per (kind, subject, set of values): outlets that agree on a value share a version."""
+    merged: dict[tuple, dict] = {}
+    for d in disagreements:
+        key = (d["kind"], d["subject"], frozenset(v["value"] for v in d["versions"]))
+        if key not in merged:
+            merged[key] = {**d, "versions": [dict(v) for v in d["versions"]]}
+            continue
+        for v in d["versions"]:
+            tgt = next(x for x in merged[key]["versions"] if x["value"] == v["value"])
+            tgt["article_ids"] = list(dict.fromkeys(tgt["article_ids"] + v["article_ids"]))
+            tgt["outlets"] = list(dict.fromkeys(tgt["outlets"] + v["outlets"]))
+    return list(merged.values())
+
+
 # ------------------------------------------------------------------------------------ compare
 def compare(
     articles: list[Article],
@@ -493,6 +556,10 @@ def compare(
     facts.sort(key=lambda f: (-len({outlet[idx.sentences[r].article_id] for r in f}), min(idx.sentences[r].position for r in f)))
     fact_list, facts_by_outlet = [], defaultdict(set)
     unique = []
+    singles = [f[0] for f in facts if len(f) == 1]
+    art_pos = {a: k for k, a in enumerate(idx.article_ids)}
+    best_by_row = dict(zip(singles, article_max_matrix(idx, singles)))
+    cmin = (support_cfg or SupportConfig()).cos_min
     for k, f in enumerate(facts, start=1):
         outs = list(dict.fromkeys(outlet[idx.sentences[r].article_id] for r in f))
         rep = max(f, key=lambda r: (float(idx.vectors[r] @ idx.vectors[f].mean(axis=0)), -idx.sentences[r].index))
@@ -509,7 +576,8 @@ def compare(
             facts_by_outlet[o].add(k)
         if len(outs) == 1 and len(outlets) >= 2:
             r = f[0]
-            others = [a for a in idx.article_ids if outlet[a] != outs[0]]
+            best = best_by_row[r] if r in best_by_row else article_max_matrix(idx, [r])[0]
+            others = [a for a in idx.article_ids if outlet[a] != outs[0] and best[art_pos[a]] >= cmin]
             if not any(
                 support_score(idx, idx.vectors[r], idx.stems[r], idx.nums[r], idx.names[r], a, support_cfg)[0]
                 or support_score(idx, idx.vectors[r], idx.stems[r], set(), set(), a, support_cfg)[1] >= 0.75
@@ -523,6 +591,7 @@ def compare(
         + _fact_disagreements(idx, facts, outlet)
         + _attribution_disagreements(idx, outlet)
     )
+    disagreements = _merge(disagreements)
     result = {
         "outlets": [
             {"outlet": o, "article_ids": arts, "facts": [f"f{k}" for k in sorted(facts_by_outlet[o])],

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from storyline.synthesize.sentences import is_good_sentence, is_standalone, words
-from storyline.synthesize.support import EventIndex, SupportConfig, supporting_articles
+from storyline.synthesize.support import EventIndex, SupportConfig, article_max_matrix, supporting_articles
 
 
 @dataclass(slots=True)
@@ -67,16 +67,11 @@ def breadth(idx: EventIndex, rows: np.ndarray, threshold: float) -> np.ndarray:
     n_art = len(idx.article_ids)
     if n_art <= 1 or len(rows) == 0:
         return np.zeros(len(rows))
-    sims = idx.vectors[rows] @ idx.vectors.T  # (cands, all)
-    counts = np.zeros(len(rows))
-    for aid in idx.article_ids:
-        r = idx.by_article[aid]
-        if len(r) == 0:
-            continue
-        hit = sims[:, r].max(axis=1) >= threshold
-        own = np.array([idx.sentences[i].article_id == aid for i in rows])
-        counts += hit & ~own
-    return counts / (n_art - 1)
+    best = article_max_matrix(idx, rows) >= threshold
+    pos = {a: k for k, a in enumerate(idx.article_ids)}
+    for k, i in enumerate(rows):
+        best[k, pos[idx.sentences[i].article_id]] = False
+    return best.sum(axis=1) / (n_art - 1)
 
 
 def tfidf_centrality(idx: EventIndex, rows: np.ndarray) -> np.ndarray:

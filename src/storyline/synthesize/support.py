@@ -9,6 +9,7 @@ once per event (see ``EventIndex``), so a check is a few numpy operations.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,12 +42,14 @@ SPELLING = {  # British/American and name spellings that should not count as dif
 }
 
 
+@lru_cache(maxsize=65536)
 def norm_token(tok: str) -> str:
     t = tok.lower().strip(".'’-")
     t = re.sub(r"['’]s$", "", t)
     return SPELLING.get(t, t)
 
 
+@lru_cache(maxsize=65536)
 def stem(tok: str) -> str:
     t = norm_token(tok)
     for suf in _SUFFIXES:
@@ -174,15 +177,37 @@ def support_score(
     return lex >= cfg.lexical_min, best
 
 
+def article_max_sims(idx: EventIndex, vec: np.ndarray) -> dict[str, float]:
+    """Best cosine of ``vec`` to each article's sentences (one matrix-vector product)."""
+    sims = idx.vectors @ vec
+    return {a: float(sims[r].max()) if len(r) else 0.0 for a, r in idx.by_article.items()}
+
+
+def article_max_matrix(idx: EventIndex, rows) -> np.ndarray:
+    """(len(rows), n_articles): best cosine of each row's sentence to each article's sentences.
+    One matrix product; the index keeps each article's sentences contiguous."""
+    rows = np.asarray(rows, dtype=int)
+    out = np.zeros((len(rows), len(idx.article_ids)), dtype=np.float32)
+    if len(rows) == 0 or len(idx.sentences) == 0:
+        return out
+    sims = idx.vectors[rows] @ idx.vectors.T
+    nonempty = [k for k, a in enumerate(idx.article_ids) if len(idx.by_article[a])]
+    starts = [int(idx.by_article[idx.article_ids[k]][0]) for k in nonempty]
+    out[:, nonempty] = np.maximum.reduceat(sims, starts, axis=1)
+    return out
+
+
 def supporting_articles(
     idx: EventIndex, sentence_row: int, cfg: SupportConfig | None = None
 ) -> list[str]:
     """Ids of all articles that support sentence ``sentence_row`` of the index (its own first)."""
+    cfg = cfg or SupportConfig()
     s = idx.sentences[sentence_row]
     out = [s.article_id]
     vec = idx.vectors[sentence_row]
+    best = article_max_sims(idx, vec)
     for aid in idx.article_ids:
-        if aid == s.article_id:
+        if aid == s.article_id or best[aid] < cfg.cos_min:
             continue
         ok, _ = support_score(
             idx, vec, idx.stems[sentence_row], idx.nums[sentence_row], idx.names[sentence_row], aid, cfg
