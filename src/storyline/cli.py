@@ -87,6 +87,45 @@ def eval_events(
     Console().print(table)
 
 
+@app.command()
+def watch(
+    feeds: Annotated[Path, typer.Argument(help="Text file of RSS/Atom URLs (one a line, # comments) or OPML.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: storyline.db, export.json, report.html.")],
+    interval: Annotated[float, typer.Option(min=1.0, help="Seconds between two polls of one feed.")] = 300.0,
+    once: Annotated[bool, typer.Option("--once", help="Poll every feed once now, process, exit.")] = False,
+    max_cycles: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many cycles.")] = None,
+    allow_private_urls: Annotated[bool, typer.Option(help="Let fetches reach private/loopback addresses.")] = False,
+    no_synthesize: Annotated[bool, typer.Option("--no-synthesize", help="Skip summaries and comparisons.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every poll, not only failures.")] = False,
+) -> None:
+    """Poll FEEDS (conditional GET, polite per host, back-off on failures), fetch new articles and
+    process them into OUT/storyline.db like `storyline run`, rewriting OUT/export.json and
+    OUT/report.html. Stop with Ctrl-C; a restart resumes where it stopped."""
+    import logging
+
+    from storyline.watch import FeedListError
+    from storyline.watch import watch as run_watch
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    if not verbose:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    config = Config()
+    config.watch.interval_s = interval
+    config.ingest.allow_private_urls = allow_private_urls
+    config.progress = False
+    config.synthesize = not no_synthesize
+    try:
+        watcher = run_watch(feeds, out, config, once=once, max_cycles=max_cycles)
+    except FeedListError as exc:
+        Console(stderr=True).print(f"[red]error[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    if once and watcher.last_report and watcher.last_report.failed:
+        raise typer.Exit(EXIT_SKIPPED)  # for cron: some feed failed (each logged above)
+
+
 def main() -> None:  # pragma: no cover - console entry
     sys.exit(app())
 

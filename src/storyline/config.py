@@ -67,11 +67,28 @@ class ClusterConfig:
 
 
 @dataclass(slots=True)
+class WatchConfig:
+    """``storyline watch``: polling live feeds. Defaults are for public news feeds."""
+
+    interval_s: float = 300.0  # most news feeds update a few times an hour; 5 min is fresh yet polite
+    host_delay_s: float = 1.0  # at least this long between two requests to one host (crawler etiquette)
+    host_concurrency: int = 2  # at most this many requests in flight to one host, so one site is never flooded
+    workers: int = 8  # requests in flight in all: a slow host must not stall the others
+    timeout_s: float = 15.0  # connect/read timeout per request: a hanging server costs at most this (x2 in all)
+    retries: int = 2  # quick retries of a dropped connection or 5xx/429 within one poll (blips are common)
+    retry_delay_s: float = 2.0  # first quick retry after this, doubling; not for timeouts (a hang hangs again)
+    backoff_s: float = 60.0  # a feed that failed a poll waits this long, doubling per failure (not hammered)
+    backoff_max_s: float = 3600.0  # ...but is tried at least hourly, so a feed that comes back is picked up
+    entry_attempts: int = 5  # a linked page that fails is retried (with the same back-off) this many times
+
+
+@dataclass(slots=True)
 class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
     progress: bool = True
     synthesize: bool = True  # titles, cited summaries and source comparison per event
