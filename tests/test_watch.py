@@ -232,6 +232,13 @@ def test_private_address_refused_without_the_flag(site: Site, tmp_path: Path, ca
     refusals = [r for r in caplog.records if "refused" in r.getMessage()]
     assert len(refusals) == 2 and all("non-public address" in r.getMessage() for r in refusals)
     assert stored_ids(tmp_path / "out") == []
+    # the command line refuses too, names why, and says so in its exit status (3: a feed failed)
+    feeds_file = tmp_path / "feeds.txt"
+    feeds_file.write_text(site.url("/feed.xml") + "\n", encoding="utf-8")
+    result = run_cli("watch", str(feeds_file), "--out", str(tmp_path / "cli"), "--once", timeout=120)
+    assert result.returncode == 3, result.stderr
+    assert "refused" in result.stderr and "allow_private_urls" in result.stderr
+    assert site.requests == []
 
 
 def test_failing_feed_backs_off_exponentially(site: Site, tmp_path: Path, caplog) -> None:
@@ -251,18 +258,35 @@ def test_failing_feed_backs_off_exponentially(site: Site, tmp_path: Path, caplog
     assert len(lines) == 4 and all("HTTP 503" in line and "next try in" in line for line in lines)
 
 
-def test_politeness_spaces_requests_to_one_host(site: Site) -> None:
+def test_politeness_per_host_delay_and_concurrency(site: Site) -> None:
     site.routes["/x"] = lambda h, n: h.reply(200, b"<html><body>x</body></html>")
+    in_flight = {"now": 0, "max": 0}
+
+    def slow(h: Handler, n: int) -> None:
+        with site.lock:
+            in_flight["now"] += 1
+            in_flight["max"] = max(in_flight["max"], in_flight["now"])
+        time.sleep(0.3)
+        with site.lock:
+            in_flight["now"] -= 1
+        h.reply(200, b"<html><body>slow</body></html>")
+
+    site.routes["/slow"] = slow
     config = quick_config()
-    fetcher = Fetcher(config.ingest, timeout_s=2, retries=0, retry_delay_s=0, gate=HostGate(0.15, 1))
-    threads = [threading.Thread(target=fetcher.get, args=(site.url("/x"),)) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    starts = sorted(t for p, _, t in site.requests)
-    assert len(starts) == 4
-    assert min(b - a for a, b in zip(starts, starts[1:])) >= 0.13
+
+    def hammer(gate: HostGate, path: str, n: int) -> None:
+        fetcher = Fetcher(config.ingest, timeout_s=5, retries=0, retry_delay_s=0, gate=gate)
+        threads = [threading.Thread(target=fetcher.get, args=(site.url(path),)) for _ in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    hammer(HostGate(0.3, 4), "/x", 4)  # starts at least 0.3 s apart
+    starts = sorted(t for p, _, t in site.requests if p == "/x")
+    assert len(starts) == 4 and min(b - a for a, b in zip(starts, starts[1:])) >= 0.2
+    hammer(HostGate(0.0, 2), "/slow", 6)  # never more than 2 at once
+    assert site.hits("/slow") == 6 and in_flight["max"] == 2
 
 
 # -- tests with the real pipeline --------------------------------------------------------------

@@ -112,7 +112,9 @@ def parse_feed_entries(poll: FeedPoll, config: Config) -> None:
         if bozo is not None:
             raise PollError(f"malformed feed, no entries ({str(bozo).strip() or type(bozo).__name__})")
         return
-    if parsed.get("bozo") and bozo is not None:
+    # Broken XML (not a mere encoding or content-type mismatch, which many good feeds have): the
+    # entries read are kept, but the feed may have been cut short, so it is read in full next time.
+    if bozo is not None and not isinstance(bozo, feedparser.ThingsNobodyCaresAboutButMe):
         poll.malformed = str(bozo).strip() or type(bozo).__name__
     feed_title = (parsed.feed.get("title") or "").strip() or None
     for number, entry in enumerate(parsed.entries, 1):
@@ -333,8 +335,17 @@ class Watcher:
         try:
             summary = pipeline.run([p.doc for p in ready])
             write_outputs(self.store, self.out)
-        except Exception:  # noqa: BLE001 - the entries stay pending and are tried again next cycle
-            log.exception("processing %d new documents failed; they stay pending", len(ready))
+        except Exception as exc:  # noqa: BLE001 - the entries wait (with back-off) and are tried again
+            log.exception("processing %d new documents failed; they will be tried again", len(ready))
+            given_up = []
+            for p in ready:
+                if p.attempts + 1 >= self.config.watch.entry_attempts:
+                    given_up.append((p.feed_url, p.entry_id, "failed", f"processing failed: {exc}"))
+                else:
+                    self.state.retry_later(p, error=f"processing failed: {exc}",
+                                           next_try=time.time() + self.backoff(p.attempts + 1))
+            self.state.finish(given_up)
+            report.given_up += len(given_up)
             return
         stored = self.state.stored([p.entry_id for p in ready])
         problems = {pr.item: pr.reason for pr in summary.problems}
