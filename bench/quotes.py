@@ -156,6 +156,11 @@ def main() -> None:
         [(words_in(a.text, q.spans), q.speaker, q.speaker_mention, q.speaker_span) for q in e.quotes if not q.partial]
         for a, e in zip(articles, enr)
     ]
+    attributed = [
+        [(words_in(a.text, q.spans), q.speaker, q.speaker_mention, q.speaker_span) for q in e.quotes
+         if not q.partial and q.speaker_type]
+        for a, e in zip(articles, enr)
+    ]
     allq = [
         [(words_in(a.text, q.spans), q.speaker, q.speaker_mention, q.speaker_span) for q in e.quotes]
         for a, e in zip(articles, enr)
@@ -165,7 +170,8 @@ def main() -> None:
         for x in inputs
     ]
     res = {
-        "storyline (direct quotes)": score(rows, full),
+        "storyline (direct quotes with a speaker)": score(rows, attributed),
+        "storyline (direct quotes, speaker or not)": score(rows, full),
         "storyline (all quotes, partial included)": score(rows, allq),
         "bare regex baseline": score(rows, base),
     }

@@ -19,7 +19,10 @@ from storyline.enrich.nlp import run_ner
 from storyline.enrich.quotes import Quote, extract_quotes
 from storyline.enrich.timexes import (
     _FOLLOW_RX,
+    TIMEX_RX,
     Timex,
+    _article_lines,
+    publication_weekday,
     _sentence_around,
     find_timexes,
     happening_text,
@@ -105,9 +108,10 @@ def _happenings(text: str, timexes: list[Timex], quotes: list[Quote]) -> list[di
     def in_quote(p: int) -> bool:
         return any(a <= p < b for a, b in inside)
 
+    body = _article_lines(text)  # truncated teaser lines (related links, captions) are skipped
     out: list[dict] = []
     for t in timexes:
-        if in_quote(t.start):
+        if in_quote(t.start) or body[t.start : t.end] != t.text:
             continue
         if t.kind == "ago" and not re.search(r"\bago\b", t.text, re.I):
             continue
@@ -134,7 +138,10 @@ def _happenings(text: str, timexes: list[Timex], quotes: list[Quote]) -> list[di
             seen.add(sent)
             for m in _FOLLOW_RX.finditer(sent):
                 np = m.group("np").strip()
-                if not EVENT_WORDS.search(np):
+                if not EVENT_WORDS.search(np) or m.group("next").strip() in {"on", "last", "this", "earlier"}:
+                    continue  # "speeches by ... last week": dated by its own expression
+                tail = sent[m.end() : m.end() + 100]
+                if TIMEX_RX.search(tail) and not re.match(r"\s*(?:in which|that|which)", tail):
                     continue
                 out.append({
                     "text": np[0].upper() + np[1:],
@@ -270,11 +277,21 @@ def merge_event(articles: list[Article], enrichments: list[ArticleEnrichment]) -
         if lo <= hi:
             inferred = (lo.isoformat(), hi.isoformat())
             anchor = hi
+    # undated articles of one event were published around the same day: one publication weekday
+    undated = [a for a in arts if not by_id[a.id].published]
+    happenings = {a.id: by_id[a.id].happenings for a in arts}
+    if len(undated) > 1:
+        pooled = [t for a in undated for t in by_id[a.id].timexes]
+        wd = publication_weekday(pooled)
+        for a in undated:
+            txs = [Timex.from_dict(t.to_dict()) for t in by_id[a.id].timexes]
+            resolve_all(txs, None, weekday=wd)
+            happenings[a.id] = _happenings(a.text or "", txs, by_id[a.id].quotes)
     items = []
     for a in arts:
         e = by_id[a.id]
         pub = dt.date.fromisoformat(e.published) if e.published else None
-        for h in e.happenings:
+        for h in happenings[a.id]:
             key = None
             if h["date"]:
                 key = _date_key(h["date"])

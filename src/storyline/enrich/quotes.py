@@ -63,7 +63,10 @@ CUES = (
     "texted|emailed|messaged|notes|observes|recounted|recounts|tells|jokes|insisting|"
     "arguing|adding|noting|explaining|asking|claiming|declaring|telling|writing|saying|beamed|"
     "barked|echoed|snapped|sighed|laughed|smiled|chimed|tweeted|wrote|recalling|conceding|"
-    "warning|insisting|answering|replying|responding|continuing|remarking|declaring|announcing"
+    "warning|insisting|answering|replying|responding|continuing|remarking|declaring|announcing|"
+    "concludes|confessed|confesses|affirms|affirmed|blared|boomed|cheered|chimed|counters|"
+    "quipped|quips|jokes|muses|mused|predicts|warns|insists|replies|responds|recalls|admits|"
+    "acknowledges|argues|contends|contended|observes|stresses|stressed|adds|wrote|writes"
 )
 CUE_RX = re.compile(r"\b(?:" + CUES + r")\b|\baccording to\b", re.I)
 PARTICIPLE = re.compile(r"ing$")
@@ -638,6 +641,11 @@ def _left_attribution(ctx: _Ctx, ltoks, qs: int, prev: "Quote | None"):
     return (*found, cue) if found else None
 
 
+_CUE_END_RX = re.compile(
+    r"\b(?:" + CUES + r"|reading)(?:\s+(?:reporters|journalists|him|her|them|us|me|it|back|out|on))?\s*$", re.I
+)
+
+
 def _attribute(ctx: _Ctx, qs: int, qe: int, prev: "Quote | None", next_start: int):
     """Attribution of the quote whose marks span [qs, qe): a dict."""
     masked = ctx.masked
@@ -649,7 +657,7 @@ def _attribute(ctx: _Ctx, qs: int, qe: int, prev: "Quote | None", next_start: in
     left_start = max(ss, qs - WINDOW)
     left = masked[left_start:qs]
     lstrip = left.strip()
-    partial = bool(lstrip) and (
+    partial = bool(lstrip) and not _CUE_END_RX.search(left) and (
         not re.search(r"[:,—–]\s*$", left)
         or bool(re.search(r"\bthat,\s*$", left))
         or (left.rstrip().endswith(",") and not CUE_RX.search(left))
@@ -744,17 +752,31 @@ def _same_sentence(ctx: _Ctx, a: int, b: int) -> bool:
     return _sentence_of(ctx, a)[0] == _sentence_of(ctx, b)[0]
 
 
+def _prev_full(quotes: list[Quote], i: int, ctx: _Ctx) -> Quote | None:
+    """The previous quote that is not a partial one embedded in its attribution sentence."""
+    j = i - 1
+    while j >= 0:
+        p = quotes[j]
+        if not p.partial:
+            return p
+        # skip partial quotes only inside the same paragraph
+        if "\n" in ctx.masked[p.end : quotes[i].start]:
+            return None
+        j -= 1
+    return None
+
+
 def _inherit(ctx: _Ctx, quotes: list[Quote]) -> None:
     """Quotes with no attribution of their own take the previous nearby quote's speaker."""
     for i, q in enumerate(quotes):
         if q.speaker_type or i == 0:
             continue
-        p = quotes[i - 1]
+        p = quotes[i - 1] if q.partial else (_prev_full(quotes, i, ctx) or quotes[i - 1])
         if not p.speaker_type:
             continue
         gap = ctx.masked[p.end : q.start]
         # only across at most one paragraph break and little reporter text
-        if gap.count("\n") > 2 or len(gap.strip()) > 200:
+        if gap.count("\n") > 2 or len(gap.strip()) > 300:
             continue
         p_sent_end = _sentence_of(ctx, max(p.start, p.end - 1))[1]
         others = [m for m in _mentions_in(ctx, max(p.end, p_sent_end), q.start, ("PERSON",))
@@ -766,17 +788,28 @@ def _inherit(ctx: _Ctx, quotes: list[Quote]) -> None:
 
 
 def _merge_interrupted(ctx: _Ctx, quotes: list[Quote]) -> list[Quote]:
-    """“A,” he said. “B.” -> one quote of two pieces (the second has no attribution of its own)."""
+    """“A,” he said. “B.” -> one quote of two pieces (the second has no attribution of its own).
+
+    Also a paragraph that is only a quote continuing the previous paragraph's quote, as PolNeAR
+    and news style do. Partial quotes inside the attribution sentence in between are kept apart.
+    """
     out: list[Quote] = []
     for q in quotes:
-        same = bool(out) and (q.speaker_type == "inherited" or (
-            q.speaker_span is not None and q.speaker_span == out[-1].speaker_span))
-        if same and not q.partial and not out[-1].partial:
-            p = out[-1]
+        p = None
+        if out and not q.partial:
+            k = len(out) - 1
+            while k >= 0 and out[k].partial and "\n" not in ctx.masked[out[k].end : q.start]:
+                k -= 1
+            if k >= 0 and not out[k].partial:
+                p = out[k]
+        if p is not None and (q.speaker_type == "inherited" or (
+                q.speaker_span is not None and q.speaker_span == p.speaker_span)):
             gap = ctx.masked[p.end : q.start]
+            attr_end = _sentence_of(ctx, min(len(ctx.masked) - 1, p.end))[1]
             only_attr = not gap.strip() or (
                 p.speaker_span is not None and p.end <= p.speaker_span[0] < q.start
-                and "\n" not in gap.strip() and len(gap.split()) <= 25
+                and "\n" not in gap.strip() and len(gap.split()) <= 45
+                and (attr_end >= q.start - 3 or q.speaker_span == p.speaker_span)
             )
             if gap.count("\n") <= 2 and only_attr:
                 p.text = p.text + " " + q.text
@@ -785,4 +818,5 @@ def _merge_interrupted(ctx: _Ctx, quotes: list[Quote]) -> list[Quote]:
                 p.unclosed = q.unclosed
                 continue
         out.append(q)
+    out.sort(key=lambda x: x.start)
     return out

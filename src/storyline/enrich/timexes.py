@@ -48,7 +48,8 @@ TIMEX_RX = re.compile(
 )
 FUTURE_RX = re.compile(
     r"\b(?:will|would|won[’']t|’ll|'ll|due|scheduled|set to|expected|expects|plans?|planned|planning|"
-    r"going to|upcoming|next|before heading|heading|to travel|to visit|to meet|to hold|is to|are to|"
+    r"going to|upcoming|next (?:week|month|year)|before heading|heading|to travel|to visit|to meet|"
+    r"to hold|is to|are to|"
     r"shall|intends?|aims? to|slated)\b",
     re.I,
 )
@@ -85,11 +86,10 @@ def _is_future(text: str, start: int, end: int) -> bool:
     cut = max(left.rfind(". "), left.rfind("\n"))
     if cut >= 0:
         left = left[cut + 1 :]
-    right = text[end : end + 25]
-    cut = right.find(". ")
-    if cut >= 0:
-        right = right[:cut]
-    return bool(FUTURE_RX.search(left)) or bool(re.match(r"['’]s\s+(?:upcoming|planned|scheduled)", text[end - 2 : end + 15]))
+    right = text[end : end + 30]
+    cut = min([x for x in (right.find(". "), right.find(","), right.find("\n")) if x >= 0] or [len(right)])
+    right = right[:cut]
+    return bool(FUTURE_RX.search(left)) or bool(re.match(r"\s+(?:(?:was|were|is|are) (?:due|scheduled|set|expected)|will|would)\b", right)) or bool(re.match(r"['’]s\s+(?:upcoming|planned|scheduled)", text[end - 2 : end + 15]))
 
 
 def find_timexes(text: str, limit: int = 500) -> list[Timex]:
@@ -167,7 +167,14 @@ def resolve(tx: Timex, base: dt.date) -> None:
     val: dt.date | None = None
     if tx.kind == "weekday":
         pre = (g["wpre"] or "").strip().lower()
-        val = _last_weekday(base, WEEKDAYS[g["wday"].lower()], tx.future, pre)
+        wd = WEEKDAYS[g["wday"].lower()]
+        if g["wposs"] and not pre and not tx.future:
+            # "Tuesday's talks": the nearest Tuesday, past or coming
+            past = _last_weekday(base, wd, False, pre)
+            fut = _last_weekday(base, wd, True, pre)
+            val = fut if (fut - base).days < (base - past).days else past
+        else:
+            val = _last_weekday(base, wd, tx.future, pre)
         tx.value = val.isoformat()
     elif tx.kind == "deictic":
         val = base + dt.timedelta(days={"yesterday": -1, "today": 0, "tonight": 0, "tomorrow": 1}[g["deictic"].lower()])
@@ -226,8 +233,11 @@ def resolve(tx: Timex, base: dt.date) -> None:
         tx.offset = float((val - base).days)
 
 
-def resolve_all(timexes: list[Timex], base: dt.date | None) -> None:
-    """Resolve against ``base``; without one, give relative expressions an ordering offset only."""
+def resolve_all(timexes: list[Timex], base: dt.date | None, weekday: int | None = None) -> None:
+    """Resolve against ``base``; without one, give relative expressions an ordering offset only.
+
+    ``weekday``: the publication weekday to assume when ``base`` is None (else inferred).
+    """
     if base is not None:
         for t in timexes:
             if not t.absolute:
@@ -235,7 +245,7 @@ def resolve_all(timexes: list[Timex], base: dt.date | None) -> None:
             elif t.value and t.kind == "date":
                 t.offset = float((dt.date.fromisoformat(t.value) - base).days)
         return
-    fake = _fake_base(timexes)
+    fake = _fake_base(timexes) if weekday is None else dt.date(2001, 1, 1) + dt.timedelta(days=weekday)
     for t in timexes:
         if t.absolute or t.kind in ("month_only", "day_month"):
             continue  # no year to anchor to: kept as written
@@ -247,26 +257,33 @@ def resolve_all(timexes: list[Timex], base: dt.date | None) -> None:
 
 def _fake_base(timexes: list[Timex]) -> dt.date:
     """A stand-in publication day whose weekday best fits the article's weekday mentions."""
+    return dt.date(2001, 1, 1) + dt.timedelta(days=publication_weekday(timexes))
+
+
+def publication_weekday(timexes: list[Timex]) -> int:
+    """The publication weekday (0 = Monday) that keeps weekday mentions closest, tense-consistent:
+    past mentions on or before it, future ones after it; minimal total distance."""
     wds = []
     for t in timexes:
         if t.kind == "weekday":
             m = TIMEX_RX.match(t.text)
             if m and m.group("wday"):
-                wds.append((WEEKDAYS[m.group("wday").lower()], t.future))
-    monday = dt.date(2001, 1, 1)  # a Monday
+                poss = bool(m.group("wposs")) and not (m.group("wpre") or "").strip() and not t.future
+                wds.append((WEEKDAYS[m.group("wday").lower()], t.future, poss))
     if not wds:
-        return monday
+        return 0
     best = None
     for p in range(7):
         offs = []
-        for wd, fut in wds:
-            offs.append(((wd - p) % 7 or 7) if fut else -((p - wd) % 7))
-        spread = max(offs) - min(offs)
-        zero = sum(o == 0 for o in offs)
-        key = (spread, -zero, p)
+        for wd, fut, poss in wds:
+            if poss:
+                offs.append(min((wd - p) % 7, (p - wd) % 7))
+            else:
+                offs.append(((wd - p) % 7 or 7) if fut else -((p - wd) % 7))
+        key = (sum(abs(o) for o in offs), -sum(o == 0 for o in offs), p)
         if best is None or key < best[0]:
             best = (key, p)
-    return monday + dt.timedelta(days=best[1])
+    return best[1]
 
 
 # --- inferred publication window -----------------------------------------------------------
@@ -281,9 +298,22 @@ _STOP = {"since", "after", "before", "their", "there", "which", "would", "could"
          "months", "weeks", "nearly", "almost", "between", "still", "first", "other", "where"}
 
 
+_BOUND = re.compile(r"(?<![A-Z])(?<!\b(?:Mr|Ms|Dr|St|Jr|Sr|vs))(?<!\bMrs)(?<!\b(?:Gen|Sen|Rep|Gov|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Oct|Nov|Dec))(?<!Sept)[.!?][\"”’)]*\s+(?=[A-Z“\"‘])|\n")
+
+
+def sentence_bounds(text: str, pos: int) -> tuple[int, int]:
+    """(start, end) of the sentence around ``pos``; abbreviations and initials don't end one."""
+    lo = max(0, pos - 600)
+    a = lo
+    for m in _BOUND.finditer(text, lo, pos):
+        a = m.end()
+    m = _BOUND.search(text, pos, min(len(text), pos + 600))
+    b = m.start() + (1 if m and m.group(0)[:1] in ".!?" else 0) if m else min(len(text), pos + 600)
+    return a, b
+
+
 def _sentence_around(text: str, pos: int) -> str:
-    a = max(text.rfind(". ", 0, pos), text.rfind("\n", 0, pos)) + 1
-    b = min([x for x in (text.find(". ", pos), text.find("\n", pos)) if x >= 0] or [len(text)])
+    a, b = sentence_bounds(text, pos)
     return text[a:b]
 
 
@@ -293,7 +323,7 @@ def _article_lines(text: str) -> str:
     for line in text.split("\n"):
         s = line.rstrip()
         if len(s) > 80 and not re.search(r"[.!?\"”’)]$", s):
-            continue
+            line = " " * len(line)  # same length: offsets stay valid
         keep.append(line)
     return "\n".join(keep)
 
@@ -352,13 +382,14 @@ def happening_text(text: str, tx: Timex, max_words: int = 24) -> str:
     if len(words) <= max_words:
         return sent
     # keep a window of words centred on the expression
-    a = max(text.rfind(". ", 0, tx.start), text.rfind("\n", 0, tx.start)) + 1
+    a = sentence_bounds(text, tx.start)[0]
     rel = len(text[a : tx.start].split())
     lo = max(0, min(rel - max_words // 2, len(words) - max_words))
     return ("… " if lo else "") + " ".join(words[lo : lo + max_words]) + (" …" if lo + max_words < len(words) else "")
 
 
 _FOLLOW_RX = re.compile(
-    r"\b(?:follows?|followed|following|comes? after|came after|after)\s+(?P<np>(?:a|an|the)\s+[^,.;:\n“”\"]{5,90}?)(?=\s+(?:in which|that|which|where|when|on|last|,)|[,.;:\n])",
+    r"\b(?:follows?|followed|following|comes? after|came after|after)\s+(?P<np>(?:a|an|the)\s+(?:[^,.;:\n“”\"]|\.(?=\w)){5,120}?)"
+    r"(?P<next>\s+(?:in which|that|which|where|when|on|last|this|earlier)\b|[,;:\n]|\.(?!\w))",
     re.I,
 )
