@@ -243,17 +243,20 @@ def test_private_address_refused_without_the_flag(site: Site, tmp_path: Path, ca
 
 def test_failing_feed_backs_off_exponentially(site: Site, tmp_path: Path, caplog) -> None:
     site.routes["/down.xml"] = lambda h, n: h.reply(503, b"down", "text/plain")
-    config = quick_config(backoff_s=10.0, backoff_max_s=35.0, retries=1)
+    site.routes["/quiet.xml"] = feed_route(site, [])  # healthy, no entries yet
+    config = quick_config(backoff_s=10.0, backoff_max_s=35.0, retries=1, interval_s=30.0)
     caplog.set_level(logging.WARNING, logger="storyline.watch")
-    with Watcher([site.url("/down.xml")], tmp_path / "out", config) as watcher:
+    with Watcher([site.url("/down.xml"), site.url("/quiet.xml")], tmp_path / "out", config) as watcher:
         delays = []
         for _ in range(4):
             start = time.time()
             watcher.cycle(force=True)
             delays.append(watcher.state.feed(site.url("/down.xml")).next_poll - start)
-        assert watcher.cycle().polled == 0  # not due: not hammered
+            assert round(watcher.state.feed(site.url("/quiet.xml")).next_poll - start) == 30  # the interval
+        assert watcher.cycle().polled == 0  # neither is due: not hammered
     assert [round(d) for d in delays] == [10, 20, 35, 35]
     assert site.hits("/down.xml") == 8  # each poll: one request and one quick retry
+    assert site.hits("/quiet.xml") == 4
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 4 and all("HTTP 503" in line and "next try in" in line for line in lines)
 

@@ -198,9 +198,11 @@ class Watcher:
         for future in as_completed(futures):
             self._record_poll(futures[future], future.result(), report)
         self._process_pending(report, include_later=force)
-        log.info("cycle %d: polled %d feeds (%d not modified, %d failed), %d new entries, %d new articles;"
-                 " %d articles in the store", self.cycles, report.polled, report.not_modified, report.failed,
-                 report.new_entries, report.new_articles, self.store.article_count())
+        busy = self._first_cycle or report.failed or report.new_entries or report.new_articles or report.given_up
+        log.log(logging.INFO if busy else logging.DEBUG,
+                "cycle %d: polled %d feeds (%d not modified, %d failed), %d new entries, %d new articles;"
+                " %d articles in the store", self.cycles, report.polled, report.not_modified, report.failed,
+                report.new_entries, report.new_articles, self.store.article_count())
         self._first_cycle = False
         self.last_report = report
         return report
@@ -378,5 +380,9 @@ def watch(feeds_file: str | Path, out_dir: str | Path, config: Config | None = N
     feeds = read_feed_list(feeds_file)
     with Watcher(feeds, out_dir, config) as watcher:
         log.info("watching %d feeds into %s", len(feeds), watcher.out)
-        watcher.run(once=once, max_cycles=max_cycles)
+        try:
+            watcher.run(once=once, max_cycles=max_cycles)
+        except KeyboardInterrupt:
+            log.info("stopped after %d cycles; a restart goes on from here", watcher.cycles)
+            raise
     return watcher
