@@ -1,0 +1,440 @@
+"""The store's contract, run against both backends: SQLite (a fresh file) and PostgreSQL (a fresh
+schema in a real server).
+
+PostgreSQL comes from ``STORYLINE_TEST_PG_URL`` when set (``.ci/run`` sets it), else from
+``scripts/pg.sh``, which starts a throwaway server on loopback (installing Debian's postgresql when
+run as root). Without either, the PostgreSQL half skips and says why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from storyline.records import Article, DuplicateLink, Event, Problem, Storyline
+from storyline.store import Store, open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = "all-MiniLM-L6-v2"
+
+
+# -- backends ---------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    url = os.environ.get("STORYLINE_TEST_PG_URL")
+    if url:
+        return url  # given: it must work, so a dead server fails the tests rather than skipping them
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    have_server = bool(list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))) or shutil.which("initdb")
+    if not root and not have_server:
+        pytest.skip("no PostgreSQL: set STORYLINE_TEST_PG_URL=postgresql://... or run as root "
+                    "(scripts/pg.sh then installs and starts one)")
+    proc = subprocess.run([str(ROOT / "scripts" / "pg.sh")], capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        message = f"scripts/pg.sh could not start PostgreSQL: {proc.stderr.strip()[-1500:]}"
+        if root:
+            pytest.fail(message)
+        pytest.skip(message)
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def _pg_factory(url: str):
+    """(open: a function that opens the same fresh schema each call, cleanup)."""
+    from storyline.store.postgres import PostgresStore
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    opened: list = []
+
+    def make():
+        opened.append(PostgresStore(url, schema=schema))
+        return opened[-1]
+
+    def cleanup():
+        if opened:
+            import sqlalchemy as sa
+
+            with opened[0].engine.begin() as c:
+                c.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        for s in opened:
+            s.close()
+    return make, cleanup
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path):
+    """A factory that opens the same fresh store each time it is called (to test reopening)."""
+    if request.param == "sqlite":
+        opened: list = []
+
+        def make():
+            opened.append(Store(tmp_path / "storyline.db"))
+            return opened[-1]
+        yield make
+        for s in opened:
+            s.close()
+    else:
+        make, cleanup = _pg_factory(request.getfixturevalue("pg_url"))
+        yield make
+        cleanup()
+
+
+@pytest.fixture
+def pg_backend(pg_url: str):
+    make, cleanup = _pg_factory(pg_url)
+    yield make
+    cleanup()
+
+
+@pytest.fixture
+def store(backend):
+    return backend()
+
+
+def art(i: str, text: str | None = None, **kw) -> Article:
+    text = text if text is not None else f"Text of article {i}."
+    return Article(id=i, text=text, content_hash=f"h-{i}-{hash(text) & 0xffff}", **kw)
+
+
+def vec(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(384).astype(np.float32)
+
+
+def is_pg(store) -> bool:
+    return type(store).__name__ == "PostgresStore"
+
+
+# -- articles ---------------------------------------------------------------------------------------
+
+def test_add_new_unchanged_updated(store):
+    a, b = art("a"), art("b")
+    assert store.add_articles([a, b]) == ["new", "new"]
+    assert store.add_articles([a, b]) == ["unchanged", "unchanged"]
+    a2 = art("a", "A different text now.")
+    assert store.add_articles([art("c"), a2, b]) == ["new", "updated", "unchanged"]
+    assert [x.id for x in store.articles()] == ["a", "b", "c"]  # an update keeps the article's place
+    assert store.articles(["a"])[0].text == "A different text now."
+    assert store.articles(["a"])[0].content_hash == a2.content_hash
+    assert store.article_count() == 3
+    assert store.add_articles([]) == []
+
+
+def test_same_id_twice_in_one_call(store):
+    a, a2 = art("a"), art("a", "Second version.")
+    assert store.add_articles([a, a, a2, art("b")]) == ["new", "unchanged", "updated", "new"]
+    assert [(x.id, x.text) for x in store.articles()] == [("a", "Second version."), ("b", "Text of article b.")]
+    assert store.add_articles([a2]) == ["unchanged"]
+
+
+def test_article_fields_round_trip(store):
+    full = art("full", "Ünïcode — text\nwith lines.", origin="feeds/x.xml#3", title="A “title”",
+               url="https://example.org/a?b=1", source="Example", author="Jo Doe",
+               published_at=dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+               removed=["Sign up for our newsletter", "Photo: AP"])
+    naive = art("naive", published_at=dt.datetime(2023, 1, 2, 3, 4))
+    bare = art("bare")
+    store.add_articles([full, naive, bare])
+    got = {a.id: a for a in store.articles()}
+    assert got["full"] == full
+    assert got["naive"] == naive and got["naive"].published_at.tzinfo is None
+    assert got["bare"] == bare and got["bare"].removed == [] and got["bare"].origin == ""
+
+
+def test_articles_by_ids_in_the_order_asked(store):
+    store.add_articles([art(i) for i in "abcde"])
+    assert [a.id for a in store.articles(["d", "zz", "a", "c"])] == ["d", "a", "c"]
+    assert store.articles([]) == []
+    many = [f"x{i:05d}" for i in range(1200)]  # more than one query chunk
+    store.add_articles([art(i) for i in many])
+    assert [a.id for a in store.articles(list(reversed(many)))] == list(reversed(many))
+
+
+def test_update_drops_derived_data(store):
+    store.add_articles([art("a"), art("b"), art("c")])
+    store.put_embeddings(MODEL, ["a", "b", "c"], np.vstack([vec(1), vec(2), vec(3)]))
+    store.put_enrichment({"a": {"entities": ["X"]}, "b": {"entities": ["Y"]}})
+    store.replace_duplicates([DuplicateLink("a", "b", "near", 0.9), DuplicateLink("c", "a", "exact", 1.0)])
+    store.save_clustering([Event("e1", ["a", "b", "c"], title="T")], [Storyline("s1", ["e1"])])
+
+    assert store.add_articles([art("a", "Rewritten a.")]) == ["updated"]
+    assert store.missing_embeddings(MODEL) == ["a"]
+    assert store.missing_enrichment() == ["a", "c"]
+    assert store.enrichment(["a", "b"]) == {"b": {"entities": ["Y"]}}
+    assert store.duplicates() == [DuplicateLink("c", "a", "exact", 1.0)]  # links *to* a stay
+    assert store.assignments() == {"b": "e1", "c": "e1"}
+    assert np.array_equal(store.embeddings(MODEL, ["b"]), vec(2)[None])
+    # unchanged articles keep everything
+    assert store.add_articles([art("b")]) == ["unchanged"]
+    assert store.missing_embeddings(MODEL) == ["a"]
+
+
+# -- embeddings ---------------------------------------------------------------------------------------
+
+def test_embeddings_round_trip(store):
+    ids = ["a", "b", "c"]
+    store.add_articles([art(i) for i in ids])
+    assert store.missing_embeddings(MODEL) == ids
+    vectors = np.vstack([vec(i) for i in range(3)])
+    vectors[0, :3] = [1e-38, 3.0e38, -0.0]
+    store.put_embeddings(MODEL, ids[:2], vectors[:2])
+    assert store.missing_embeddings(MODEL) == ["c"]
+    assert store.missing_embeddings("other-model") == ids
+    got = store.embeddings(MODEL, ["b", "a"])
+    assert got.dtype == np.float32 and got.shape == (2, 384)
+    assert np.array_equal(got, vectors[[1, 0]])
+    assert store.embeddings(MODEL, []).shape == (0, 384)
+    with pytest.raises(KeyError):
+        store.embeddings(MODEL, ["a", "c"])
+    with pytest.raises(KeyError):
+        store.embeddings("other-model", ["a"])
+    # replacing an embedding (float64 input is stored as float32)
+    store.put_embeddings(MODEL, ["a"], vectors[2:3].astype(np.float64))
+    assert np.array_equal(store.embeddings(MODEL, ["a"]), vectors[2:3])
+    store.put_embeddings(MODEL, [], np.zeros((0, 384), dtype=np.float32))
+
+
+def test_text_vectors_cache(store):
+    assert store.text_vectors(MODEL, ["h1"]) == {}
+    store.put_text_vectors(MODEL, {"h1": vec(1), "h2": vec(2)})
+    store.put_text_vectors(MODEL, {"h1": vec(9), "h3": vec(3)})  # a cached text keeps its vector
+    got = store.text_vectors(MODEL, ["h3", "h1", "nope"])
+    assert set(got) == {"h1", "h3"}
+    assert np.array_equal(got["h1"], vec(1)) and np.array_equal(got["h3"], vec(3))
+    assert got["h1"].dtype == np.float32
+    assert store.text_vectors("other", ["h1"]) == {}
+    store.put_text_vectors(MODEL, {})
+
+
+# -- duplicates, events, storylines ---------------------------------------------------------------------
+
+def test_duplicates_replace(store):
+    store.add_articles([art(i) for i in "abcd"])
+    store.replace_duplicates([DuplicateLink("b", "a", "exact", 1.0), DuplicateLink("c", "a", "near", 0.875)])
+    assert sorted(store.duplicates(), key=lambda d: d.article_id) == [
+        DuplicateLink("b", "a", "exact", 1.0), DuplicateLink("c", "a", "near", 0.875)]
+    store.replace_duplicates([DuplicateLink("d", "c", "rewrite", 0.8125)])
+    assert store.duplicates() == [DuplicateLink("d", "c", "rewrite", 0.8125)]
+    store.replace_duplicates([])
+    assert store.duplicates() == []
+
+
+def test_events_storylines_assignments(store):
+    store.add_articles([art(i) for i in "abcdef"])
+    events = [
+        Event("e2", ["c", "a"], title="Second", date=dt.date(2024, 3, 1), storyline_id="s1"),
+        Event("e1", ["b"], title="First", date=dt.date(2024, 1, 5), storyline_id="s1"),
+        Event("e0", ["e", "d"], title="", date=None, storyline_id="s2"),
+        Event("E9", ["f"], title="Upper", date=dt.date(2024, 1, 5), storyline_id="s2"),
+    ]
+    store.save_clustering(events, [Storyline("s2", ["e0", "E9"], title="Two"), Storyline("s1", ["e1", "e2"])])
+    got = store.events()
+    # by date (undated first), then id byte-wise; members in insertion order of the articles
+    assert [e.id for e in got] == ["e0", "E9", "e1", "e2"]
+    assert got[3] == Event("e2", ["a", "c"], title="Second", date=dt.date(2024, 3, 1), storyline_id="s1")
+    assert got[0].article_ids == ["d", "e"] and got[0].date is None
+    assert store.assignments() == {"a": "e2", "b": "e1", "c": "e2", "d": "e0", "e": "e0", "f": "E9"}
+    assert store.storylines() == [Storyline("s1", ["e1", "e2"], title=""), Storyline("s2", ["e0", "E9"], title="Two")]
+
+
+def test_save_clustering_keeps_data_and_titles_of_kept_events(store):
+    store.add_articles([art(i) for i in "abcd"])
+    store.save_clustering([Event("e1", ["a", "b"], title="Old title", date=dt.date(2024, 1, 1)),
+                           Event("e2", ["c"], title="Gone soon")], [Storyline("s1", ["e1", "e2"])])
+    store.set_event_data("e1", {"summary": ["x"], "enrichment": {"quotes": [{"who": "A", "text": "q"}]}})
+    store.set_event_title("e2", "Synth title")
+    store.set_storyline_title("s1", "Story", {"overview": ["o"]})
+    assert store.storyline_data("s1") == {"event_ids": ["e1", "e2"], "overview": ["o"]}
+
+    # e1 keeps its id (an empty title keeps the stored one), e2 disappears, e3 is new
+    store.save_clustering([Event("e1", ["a", "b", "d"], title="", date=dt.date(2024, 1, 2)),
+                           Event("e3", ["c"], title="New")], [Storyline("s9", ["e1", "e3"])])
+    got = {e.id: e for e in store.events()}
+    assert set(got) == {"e1", "e3"}
+    assert got["e1"].title == "Old title" and got["e1"].date == dt.date(2024, 1, 2)
+    assert got["e1"].article_ids == ["a", "b", "d"]
+    assert store.event_data("e1") == {"summary": ["x"], "enrichment": {"quotes": [{"who": "A", "text": "q"}]}}
+    assert store.event_data("e2") == {} and store.event_data("e3") == {}
+    assert store.storylines() == [Storyline("s9", ["e1", "e3"])]
+    assert store.storyline_data("s1") == {}
+    # a non-empty title replaces the stored one
+    store.save_clustering([Event("e1", ["a"], title="Newer")], [])
+    assert [(e.id, e.title) for e in store.events()] == [("e1", "Newer")]
+    assert store.storylines() == []
+    store.save_clustering([], [])
+    assert store.events() == [] and store.assignments() == {}
+
+
+def test_set_title_of_unknown_ids_does_nothing(store):
+    store.set_event_title("nope", "x")
+    store.set_event_data("nope", {"a": 1})
+    store.set_storyline_title("nope", "x", {"a": 1})
+    assert store.events() == [] and store.storylines() == [] and store.event_data("nope") == {}
+
+
+# -- enrichment, problems ----------------------------------------------------------------------------------
+
+def test_enrichment_cache(store):
+    store.add_articles([art(i) for i in "abc"])
+    assert store.missing_enrichment() == ["a", "b", "c"]
+    data = {"entities": [{"text": "Paris", "label": "GPE"}], "quotes": [], "score": 0.5, "n": 3, "none": None}
+    store.put_enrichment({"b": data, "a": {"entities": []}})
+    assert store.missing_enrichment() == ["c"]
+    assert store.enrichment(["b", "c", "a"]) == {"b": data, "a": {"entities": []}}
+    store.put_enrichment({"a": {"entities": ["replaced"]}})
+    assert store.enrichment(["a"]) == {"a": {"entities": ["replaced"]}}
+    assert store.enrichment([]) == {}
+
+
+def test_problems_log(store):
+    assert store.problems() == []
+    store.log_problems([])
+    store.log_problems([Problem("x.html", "no text"), Problem("y.txt", "empty")])
+    store.log_problems([Problem("z.warc", "bad record")])
+    assert store.problems() == [Problem("z.warc", "bad record"), Problem("y.txt", "empty"), Problem("x.html", "no text")]
+    assert store.problems(limit=2) == [Problem("z.warc", "bad record"), Problem("y.txt", "empty")]
+
+
+# -- transactions and reopening ----------------------------------------------------------------------------
+
+def test_failed_writes_leave_nothing(store):
+    store.add_articles([art("keep")])
+
+    def articles_then_crash():
+        yield art("a")
+        yield art("b")
+        raise RuntimeError("input died half way")
+
+    with pytest.raises(RuntimeError):
+        store.add_articles(articles_then_crash())
+    assert [a.id for a in store.articles()] == ["keep"]
+
+    # the second embedding names no stored article: the first is not kept either
+    with pytest.raises(Exception):
+        store.put_embeddings(MODEL, ["keep", "ghost"], np.vstack([vec(1), vec(2)]))
+    assert store.missing_embeddings(MODEL) == ["keep"]
+
+    store.save_clustering([Event("e1", ["keep"], title="T")], [Storyline("s1", ["e1"])])
+    with pytest.raises(Exception):  # one article in two events breaks the membership key
+        store.save_clustering([Event("e2", ["keep"]), Event("e3", ["keep"])], [])
+    assert [(e.id, e.article_ids, e.title) for e in store.events()] == [("e1", ["keep"], "T")]
+    assert store.storylines() == [Storyline("s1", ["e1"])]
+
+
+def test_transaction_that_raises_leaves_nothing(store):
+    with pytest.raises(RuntimeError):
+        with store.transaction() as conn:
+            if is_pg(store):
+                import sqlalchemy as sa
+
+                conn.execute(sa.text("INSERT INTO problems (run_at, item, reason) VALUES ('t', 'i', 'r')"))
+            else:
+                conn.execute("INSERT INTO problems (run_at, item, reason) VALUES ('t', 'i', 'r')")
+            raise RuntimeError("boom")
+    assert store.problems() == []
+
+
+def test_reopen_keeps_everything(backend):
+    first = backend()
+    first.add_articles([art("a"), art("b")])
+    first.put_embeddings(MODEL, ["a"], vec(1)[None])
+    first.save_clustering([Event("e1", ["a", "b"], title="T")], [])
+    first.close()
+    again = backend()
+    assert again.add_articles([art("a"), art("c")]) == ["unchanged", "new"]
+    assert np.array_equal(again.embeddings(MODEL, ["a"]), vec(1)[None])
+    assert again.missing_embeddings(MODEL) == ["b", "c"]
+    assert [e.article_ids for e in again.events()] == [["a", "b"]]
+
+
+# -- PostgreSQL only -----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def pg_store(pg_backend):
+    return pg_backend()
+
+
+def test_pg_store_methods_join_an_open_transaction(pg_store):
+    with pytest.raises(RuntimeError):
+        with pg_store.transaction():
+            pg_store.add_articles([art("a")])
+            pg_store.put_embeddings(MODEL, ["a"], vec(1)[None])
+            assert pg_store.article_count() == 1  # reads inside see the transaction's writes
+            raise RuntimeError("boom")
+    assert pg_store.article_count() == 0 and pg_store.missing_embeddings(MODEL) == []
+
+
+def test_pg_concurrent_writers_never_store_twice(pg_store, pg_backend):
+    others = [pg_backend() for _ in range(3)]
+    batch = [art(f"a{i}") for i in range(200)]
+    results: list[list[str]] = []
+    barrier = threading.Barrier(len(others))
+
+    def work(s):
+        barrier.wait()
+        results.append(s.add_articles(batch))
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in others]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert pg_store.article_count() == 200
+    assert sorted(r[0] for r in results) == ["new", "unchanged", "unchanged"]
+    assert all(len(set(r)) == 1 for r in results)
+
+
+def test_pg_nul_characters_are_stored(pg_store):
+    a = art("nul", "before\x00after", title="t\x00", removed=["x\x00y"])
+    assert pg_store.add_articles([a]) == ["new"]
+    got = pg_store.articles()[0]
+    assert got.text == "before\ufffdafter" and got.title == "t\ufffd" and got.removed == ["x\ufffdy"]
+    pg_store.put_enrichment({"nul": {"q": "a\x00b", "k\\": "\\u0000"}})
+    assert pg_store.enrichment(["nul"]) == {"nul": {"q": "a\ufffdb", "k\\": "\\u0000"}}
+
+
+def test_pg_store_has_no_sqlite_connection(pg_store, pg_url):
+    import sqlalchemy as sa
+
+    with pytest.raises(AttributeError, match="transaction"):
+        pg_store.conn  # noqa: B018
+    password = sa.engine.make_url(pg_url).password
+    assert not password or password not in pg_store.url  # safe to log
+    with pg_store.transaction() as c:
+        available = c.execute(sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")).scalar()
+    assert pg_store.vector_type == ("vector" if available else "bytea")
+
+
+def test_open_store_picks_the_backend(tmp_path, pg_url):
+    from storyline.store.postgres import PostgresStore
+
+    with open_store(tmp_path / "x" / "storyline.db") as s:
+        assert isinstance(s, Store)
+    with open_store(str(tmp_path / "y.db")) as s:
+        assert isinstance(s, Store)
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    for scheme in ("postgresql://", "postgres://"):
+        url = scheme + pg_url.split("://", 1)[1] + f"?schema={schema}"
+        with open_store(url) as s:
+            assert isinstance(s, PostgresStore) and s.schema == schema
+            s.add_articles([art("a")])
+            assert s.article_count() == 1
+    import sqlalchemy as sa
+
+    with s.engine.connect() as c:
+        c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        c.commit()
+    s.close()
+
+
+def test_importing_the_store_does_not_load_sqlalchemy():
+    code = "import sys, storyline.store; assert 'sqlalchemy' not in sys.modules, 'sqlalchemy loaded'"
+    subprocess.run([sys.executable, "-c", code], check=True)
