@@ -152,8 +152,9 @@ def serve_and_measure(db: Path, targets: dict, clients: int, seconds: float, ext
     port = free_port()
     env = {**os.environ, **extra_env, "PYTHONPATH": str(ROOT / "src")}
     env.pop("STORYLINE_TOKEN", None)
+    log = open(db.parent / "server.log", "ab")
     server = subprocess.Popen([sys.executable, "-m", "storyline.serve", "--db", str(db), "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 300
@@ -164,7 +165,7 @@ def serve_and_measure(db: Path, targets: dict, clients: int, seconds: float, ext
             except httpx.HTTPError:
                 pass
             if time.time() > deadline or server.poll() is not None:
-                raise SystemExit("server did not start: " + (server.stderr.read().decode() if server.poll() else ""))
+                raise SystemExit(f"server did not start: see {log.name}")
             time.sleep(0.5)
         with httpx.Client(base_url=base, timeout=120) as c:  # warm-up pass, not measured
             for urls in targets.values():
@@ -174,6 +175,7 @@ def serve_and_measure(db: Path, targets: dict, clients: int, seconds: float, ext
     finally:
         server.terminate()
         server.wait(10)
+        log.close()
 
 
 QUERIES = [
@@ -222,7 +224,9 @@ def main() -> None:
     runs = {}
     for label, extra_env in (("response cache on (default)", {}),
                              ("response cache off", {"STORYLINE_RESPONSE_CACHE": "0"})):
+        load_before = os.getloadavg()[0]
         runs[label] = serve_and_measure(db, targets, args.clients, args.seconds, extra_env)
+        runs[label]["load_average_1min"] = {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}
         print(label, json.dumps(runs[label]), file=sys.stderr)
     doc = {
         "store": {"articles": n_articles, "events": n_events, "path": str(db),
@@ -247,6 +251,8 @@ def main() -> None:
     ]
     for label, result in runs.items():
         for kind, r in result.items():
+            if kind == "load_average_1min":
+                continue
             lines.append(f"| {label} | {kind} | {r['requests']} | {r['errors']} | {r['p50_ms']} | {r['p95_ms']} |"
                          f" {r['p99_ms']} | {r['rps']} |")
     lines += ["", f"event pages: {len(sample)} random events (`/event/ID`, full HTML page); search: {len(QUERIES)}"
@@ -254,7 +260,11 @@ def main() -> None:
               " embeddings, reciprocal rank fusion). The response cache keeps rendered event pages and search"
               " answers per store generation (any write to the store starts a new one); with it off, every"
               " request renders the page (from the cached view model: supporting sentences, chart layout) or runs"
-              " the search (FTS5 + cosine over all vectors; the query embedding stays cached).", ""]
+              " the search (FTS5 + cosine over all vectors; the query embedding stays cached).", "",
+              "The machine is shared with other work: its 1-minute load average around each run was "
+              + "; ".join(f"{k}: {v['load_average_1min']['before']} before, {v['load_average_1min']['after']} after"
+                          for k, v in runs.items())
+              + " (2 cores: anything above 2 means the server waited for CPU).", ""]
     (RESULTS / "load_serve.md").write_text("\n".join(lines))
     print("\n".join(lines))
 

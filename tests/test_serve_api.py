@@ -109,7 +109,8 @@ def test_events_list_paging_and_filters(client):
     r = client.get("/api/events", params={"date_from": "yesterday"})
     assert r.status_code == 422 and r.json()["problems"][0]["where"] == "query.date_from"
     assert client.get("/api/events", params={"date_from": "2099-01-01"}).json()["total"] == 0
-    assert client.get("/api/events", params={"entity": "emmanuel MACRON"}).json()["total"] == 1
+    with_macron = client.get("/api/events", params={"entity": "emmanuel MACRON", "per_page": 200}).json()["items"]
+    assert big_event(client)["id"] in [e["id"] for e in with_macron]
     assert client.get("/api/events", params={"entity": "Nobody"}).json()["total"] == 0
     assert client.get("/api/events", params={"outlet": "' OR '1'='1"}).json()["total"] == 0
     sid = page["items"][0]["storyline_id"]
@@ -145,16 +146,19 @@ def test_entities_and_quotes(client):
     page = client.get("/api/entities").json()
     names = [e["name"] for e in page["items"]]
     assert "Emmanuel Macron" in names and "NATO" in names
-    assert [e["name"] for e in client.get("/api/entities", params={"q": "macr"}).json()["items"]] == ["Emmanuel Macron"]
-    assert client.get("/api/entities", params={"type": "ORG"}).json()["items"][0]["name"] == "NATO"
+    found = client.get("/api/entities", params={"q": "macr", "per_page": 200}).json()["items"]
+    assert "Emmanuel Macron" in [e["name"] for e in found] and all("macr" in e["name"].lower() for e in found)
+    orgs = client.get("/api/entities", params={"type": "ORG", "per_page": 200}).json()["items"]
+    assert "NATO" in [e["name"] for e in orgs] and {e["type"] for e in orgs} == {"ORG"}
     assert client.get("/api/entities", params={"type": "ALIEN"}).status_code == 422
     one = client.get("/api/entities/Emmanuel Macron").json()
-    assert one["roles"] == ["French President"] and len(one["events"]) == 1 and len(one["quotes"]) == 1
+    assert "French President" in one["roles"] and len(one["events"]) >= 1 and len(one["quotes"]) >= 1
     assert client.get("/api/entities/Nobody").status_code == 404
     quotes = client.get("/api/quotes").json()
-    assert quotes["total"] == 2
-    mine = client.get("/api/quotes", params={"speaker": "emmanuel macron"}).json()["items"]
-    assert [q["text"] for q in mine] == ["Europe's security is at a turning point"]
+    assert quotes["total"] >= 2
+    mine = client.get("/api/quotes", params={"speaker": "emmanuel macron", "per_page": 200}).json()["items"]
+    assert "Europe's security is at a turning point" in [q["text"] for q in mine]
+    assert all(q["speaker"].lower() == "emmanuel macron" for q in mine)
 
 
 def test_search(client):

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import threading
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -188,6 +189,12 @@ def create_app(db_path: str | Path, token: str | None = None, *, max_body: int =
         finally:
             state["ready"] = True
 
+    try:  # one BLAS thread per request thread: 20 concurrent searches must not spawn 40 BLAS threads
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except Exception:  # noqa: BLE001 - optional
+        pass
     if warm:
         threading.Thread(target=warm_up, daemon=True, name="storyline-warm").start()
     else:
@@ -195,13 +202,23 @@ def create_app(db_path: str | Path, token: str | None = None, *, max_body: int =
 
     responses = LRU(int(os.environ.get("STORYLINE_RESPONSE_CACHE", "2048")))
 
+    @asynccontextmanager
+    async def lifespan(_app):
+        # fewer worker threads than anyio's default 40: requests are CPU-bound under one GIL
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = int(os.environ.get("STORYLINE_THREADS", "8"))
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="storyline", version="1",
         description="Events and storylines built from news articles. Reads need no token; "
                     "POST /api/articles needs `Authorization: Bearer TOKEN` (the token given at start-up).",
         docs_url=None, redoc_url=None, openapi_url="/openapi.json",
     )
     app.state.repo = repo
+
     app.add_middleware(GuardMiddleware, max_body=max_body)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -71,7 +71,7 @@ def _ticks(lo: dt.datetime, hi: dt.datetime, x_of) -> list[tuple[float, str]]:
     day = 86400
     out: list[tuple[float, str]] = []
     if span <= 2 * day:
-        step = next(h for h in (1, 2, 3, 6, 12, 24) if span / (h * 3600) <= 8)
+        step = next((h for h in (1, 2, 3, 6, 12) if span / (h * 3600) <= 8), 24)
         t = lo.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
         while t <= hi:
             if t.hour % step == 0:
@@ -79,7 +79,7 @@ def _ticks(lo: dt.datetime, hi: dt.datetime, x_of) -> list[tuple[float, str]]:
             t += dt.timedelta(hours=1)
         return out
     if span <= 120 * day:
-        step = next(d for d in (1, 2, 7, 14, 28) if span / (d * day) <= 8)
+        step = next((d for d in (1, 2, 7, 14) if span / (d * day) <= 8), 28)
         t = dt.datetime.combine(lo.date(), dt.time()) + dt.timedelta(days=1)
         if step >= 7:  # weeks start on Monday
             t += dt.timedelta(days=(7 - t.weekday()) % 7)
@@ -88,7 +88,7 @@ def _ticks(lo: dt.datetime, hi: dt.datetime, x_of) -> list[tuple[float, str]]:
             t += dt.timedelta(days=step)
         return out
     months = span / (30.4 * day)
-    step = next(m for m in (1, 2, 3, 6, 12, 24, 60, 120) if months / m <= 8)
+    step = next((m for m in (1, 2, 3, 6, 12, 24, 60, 120, 240, 600) if months / m <= 8), 1200)
     y, m = lo.year, lo.month + 1
     if m > 12:
         y, m = y + 1, 1
@@ -105,13 +105,21 @@ def _ticks(lo: dt.datetime, hi: dt.datetime, x_of) -> list[tuple[float, str]]:
 
 
 def time_axis(points: list[dict], below: list[dict] | None = None, width: int = WIDTH) -> Axis:
+    """As :func:`_time_axis`; a chart that cannot be drawn is an empty one, never an error page."""
+    try:
+        return _time_axis(points, below, width)
+    except (ValueError, OverflowError, TypeError, ZeroDivisionError):
+        return Axis(width=width)
+
+
+def _time_axis(points: list[dict], below: list[dict] | None = None, width: int = WIDTH) -> Axis:
     """``points``: {when, label, title, href, size}; ``below``: {when, label, title} (small ticks).
     Labels go into lanes above the axis so that none overlaps another."""
     below = below or []
     dated = [(parse_when(p.get("when")), p) for p in points]
-    dated = [(w, p) for w, p in dated if w]
+    dated = [(w, p) for w, p in dated if w and 1800 <= w.year <= 2200]  # outside: a misread date
     under = [(parse_when(b.get("when")), b) for b in below]
-    under = [(w, b) for w, b in under if w]
+    under = [(w, b) for w, b in under if w and 1800 <= w.year <= 2200]
     axis = Axis(width=width)
     whens = [w for w, _ in dated] + [w for w, _ in under]
     if not whens:

@@ -33,6 +33,11 @@ MAX_QUERY_CHARS = 500
 MAX_TERMS = 32
 
 _PHRASE = re.compile(r'"([^"]*)"')
+# words too common to narrow a search (outside quoted phrases): matching them costs time, adds nothing
+STOPWORDS = frozenset("""a an the and or but of to in on at by for with from as is are was were be been
+being it its this that these those there here he she they we you i his her their our your not no do does
+did has have had will would can could should may might about into over after before than then so if
+what which who whom how when where why""".split())
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -92,7 +97,9 @@ def fts_query(text: str, any_term: bool = False) -> str | None:
         if tokens:
             parts.append(_quote(" ".join(tokens)))
     rest = _PHRASE.sub(" ", text)
-    parts += [_quote(t) for t in _WORD.findall(rest)]
+    words = _WORD.findall(rest)
+    content = [w for w in words if w.casefold() not in STOPWORDS]
+    parts += [_quote(t) for t in (content if content or parts else words)]
     parts = list(dict.fromkeys(parts))[:MAX_TERMS]
     if not parts:
         return None
