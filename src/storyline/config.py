@@ -61,7 +61,7 @@ class ClusterConfig:
     time_decay_days: float = 1.0  # days to the event's nearest dated report for the full penalty
     time_penalty: float = 0.1  # (dev sets above: allsides-dev wants more, basil/ecbplus less)
     year_penalty: float = 0.2  # pair whose known or text-read years are 2+ apart (ecbplus-dev)
-    weekday_penalty: float = 0.2  # undated pair, lead weekdays 2+ days apart (dev sets: neutral)
+    weekday_penalty: float = 0.2  # undated article, lead weekdays 2+ days off its event's (seeds; dev neutral)
     rich_words: float = 30.0  # shorter texts lean on MiniLM (uci-headlines 0.505 -> 0.77; dev sets even)
     refine_rounds: int = 2  # second looks at a batch's articles (ecbplus-dev +0.01, basil-dev +0.004)
 

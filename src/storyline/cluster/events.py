@@ -78,7 +78,7 @@ class EventClusterer:
 
     def similarity(self, i: int, rows: np.ndarray) -> np.ndarray:
         """Pair similarity of article ``i`` to each article in ``rows``, without the day penalty
-        (that one is taken per event, see ``scores``); -1 outside the time window."""
+        and weekday penalties (taken per event, see ``scores``); -1 outside the time window."""
         c = self.config
         emb = self.f.embeddings[rows] @ self.f.embeddings[i]
         tfidf = self._tfidf_dots(i, rows)
@@ -92,9 +92,6 @@ class EventClusterer:
         year_gap = np.abs(self.f.years[rows] - self.f.years[i])
         sim[year_gap >= 2] -= c.year_penalty  # NaN compares False: unknown years cost nothing
         gap = np.abs(self.f.days[rows] - self.f.days[i])
-        apart = np.abs(self.f.weekdays[rows] - self.f.weekdays[i])
-        # Weekdays stand in for dates only where a date is missing (NaN gap: no weekday, no cost).
-        sim[(np.minimum(apart, 7 - apart) >= 2) & np.isnan(gap)] -= c.weekday_penalty
         sim[gap > c.window_days] = -1.0
         return sim
 
@@ -121,12 +118,25 @@ class EventClusterer:
                 continue
             score = float(sims[start:start + len(sample)].mean())
             start += len(sample)
+            score -= self._weekday_penalty(i, key)
             gap = np.abs(self.f.days[self.events[key].members] - self.f.days[i])
             gap = gap[~np.isnan(gap)]
             if gap.size:
                 score -= min(float(gap.min()) / c.time_decay_days, 1.0) * c.time_penalty
             out.append(score)
         return out
+
+    def _weekday_penalty(self, i: int, key: str) -> float:
+        """For an undated article whose lead names no weekday within a day of those the event's
+        leads name. Weekdays stand in for dates only where the date is missing, and a big
+        event names many days, so the check loosens as events grow."""
+        mine = int(self.f.weekday_sets[i])
+        if not mine or not math.isnan(self.f.days[i]):
+            return 0.0
+        others = [m for m in self.events[key].members if m != i]
+        theirs = int(np.bitwise_or.reduce(self.f.weekday_sets[others])) if others else 0
+        near = mine | ((mine << 1) | (mine >> 6)) & 127 | ((mine >> 1) | (mine << 6)) & 127
+        return self.config.weekday_penalty if theirs and not near & theirs else 0.0
 
     def event_linkage(self, a: _Event, b: _Event) -> float:
         small, big = (a, b) if len(a.members) <= len(b.members) else (b, a)

@@ -23,7 +23,7 @@ class ArticleFeatures:
     names: sparse.csr_matrix  # (n, names), TF-IDF over proper names and numbers, L2-normalised
     days: np.ndarray  # (n,) float days since 1970-01-01, NaN when the date is unknown
     years: np.ndarray  # (n,) float year the article was written (known or read from the text), NaN if unknown
-    weekdays: np.ndarray  # (n,) float 0-6, the first weekday the title or lead names, NaN if none
+    weekday_sets: np.ndarray  # (n,) int 7-bit set of the weekdays the title and lead name (0: none)
     words: np.ndarray  # (n,) float words of title and text: how far sparse (word, name) cosines hold
 
     def __len__(self) -> int:
@@ -85,11 +85,15 @@ _DAY_INDEX = {d: k for k, d in enumerate(("Monday", "Tuesday", "Wednesday", "Thu
 LEAD_WORDS = 60  # the lead says when the event happened ("met on Monday"); later weekdays are background
 
 
-def lead_weekday(title: str, text: str) -> float:
-    """Weekday of the event as the title or lead tells it: two reports of one event name the same
-    day (or the next), two meetings of one story on other weekdays are two events."""
-    m = _WEEKDAY.search(f"{title}\n{' '.join(text.split()[:LEAD_WORDS])}")
-    return float(_DAY_INDEX[m.group(1)]) if m else float("nan")
+def lead_weekdays(title: str, text: str) -> int:
+    """Weekdays the title and lead name, as bits (Monday = 1): when the event happened ("met on
+    Monday"). Reports of one event name the same day or the next; a summit on Thursday is not the
+    emergency talks of Monday."""
+    lead = f"{title}\n{' '.join(text.split()[:LEAD_WORDS])}"
+    bits = 0
+    for d in _WEEKDAY.findall(lead):
+        bits |= 1 << _DAY_INDEX[d]
+    return bits
 
 
 def day_number(value: dt.datetime | dt.date | None) -> float:
@@ -112,6 +116,6 @@ def build_features(articles: Sequence[Article], embeddings: np.ndarray,
         days=np.array([day_number(d) for d in dates], dtype=np.float64),
         years=np.array([float(d.year) if d is not None else text_year(t) for d, t in zip(dates, texts)],
                        dtype=np.float64),
-        weekdays=np.array([lead_weekday(a.title or "", a.text) for a in articles], dtype=np.float64),
+        weekday_sets=np.array([lead_weekdays(a.title or "", a.text) for a in articles], dtype=np.int64),
         words=np.array([len((a.title or "").split()) + len(a.text.split()) for a in articles], dtype=np.float64),
     )
