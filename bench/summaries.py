@@ -171,6 +171,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--show-check", action="store_true", help="print the 30 check pairs with their texts")
+    ap.add_argument("--write-check", action="store_true", help="(re)write results/citation_check.md, verdicts blank")
     args = ap.parse_args()
 
     events, golds, ids = load_events(args.data)
@@ -200,8 +202,11 @@ def main() -> None:
         n_sent.append(len(syn.summary))
         for k, s in enumerate(syn.summary):
             for aid in s["article_ids"]:
-                pairs.append({"event": cid, "k": k, "sentence": s["text"], "article_id": aid,
-                              "own": aid == s["article_ids"][0], "ok": judge(s["text"], by_id[aid]),
+                src = s["article_ids"][0]
+                src_sents = split_sentences(by_id[src].text)
+                pos = next((i for i, x in enumerate(src_sents) if x.endswith(s["text"][1:])), -1)
+                pairs.append({"event": cid, "k": k, "sentence": s["text"], "article_id": aid, "source": src,
+                              "source_sentence": pos, "own": aid == src, "ok": judge(s["text"], by_id[aid]),
                               "article_text": by_id[aid].text})
     total_s = time.perf_counter() - t_all
 
@@ -219,7 +224,12 @@ def main() -> None:
     # 30 cross-article pairs for a hand check (fixed seed)
     rng = random.Random(4)
     sample = rng.sample(cross, min(30, len(cross)))
-    write_check(sample)
+    if args.show_check:  # texts to the terminal only: the data's texts never go into the project
+        for i, p in enumerate(sample, 1):
+            print(f"## {i}. {p['event']} cited={p['article_id']} judge={p['ok']}\nS: {p['sentence']}\n"
+                  f"A: {' '.join(p['article_text'].split())}\n")
+    if args.write_check:
+        write_check(sample)
 
     speed = None if args.no_speed else speed_50(events, emb.inner)
     result = {
@@ -283,13 +293,17 @@ def speed_50(events: list[list[Article]], embedder: Embedder) -> dict:
 
 
 def write_check(sample: list[dict]) -> None:
+    """The 30 pairs by reference only (ids and sentence positions, no text: the texts belong to their
+    publishers). ``--show-check`` prints them with their texts for the reader."""
     lines = ["# Citation check: 30 (summary sentence, cited article) pairs", "",
-             "Pairs where the cited article is NOT the sentence's own source (the hard case), drawn",
-             "with a fixed seed by bench/summaries.py. `judge` is the automatic judge's verdict;",
-             "`hand` is filled in by a person reading the article.", ""]
+             "Pairs where the cited article is NOT the sentence's own source (the hard case), drawn with a",
+             "fixed seed by bench/summaries.py; `python bench/summaries.py --no-speed --show-check` prints",
+             "them with their texts. `judge` is the automatic judge's verdict; `hand` a reader's.", "",
+             "| # | event | summary sentence | taken from (sentence no.) | cited article | judge | hand | note |",
+             "|---|---|---|---|---|---|---|---|"]
     for i, p in enumerate(sample, 1):
-        lines += [f"## {i}. {p['event']} / {p['article_id']}  judge={'yes' if p['ok'] else 'no'}  hand=?", "",
-                  f"**Sentence:** {p['sentence']}", "", f"**Article:** {p['article_text']}", ""]
+        lines.append(f"| {i} | {p['event']} | {p['k'] + 1} | {p['source']} ({p['source_sentence'] + 1}) | "
+                     f"{p['article_id']} | {'yes' if p['ok'] else 'no'} | ? | |")
     (RESULTS / "citation_check.md").write_text("\n".join(lines) + "\n")
 
 
