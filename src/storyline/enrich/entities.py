@@ -134,7 +134,14 @@ def clean_surface(text: str) -> str:
 
 
 def strip_titles(name: str) -> str:
+    """'French President Emmanuel Macron' -> 'Emmanuel Macron'; 'Mr Trump' -> 'Trump'."""
     toks = name.split(" ")
+    last = -1
+    for i, t in enumerate(toks[:-1]):
+        if t.lower().rstrip(".") in TITLES and t.lower() not in {"the"}:
+            last = i
+    if last >= 0:
+        toks = toks[last + 1 :]
     while len(toks) > 1 and toks[0].lower().rstrip(".") in TITLES:
         toks = toks[1:]
     return " ".join(toks)
@@ -333,13 +340,17 @@ def extract_mentions(text: str, spans: list[tuple[int, int, str, str]]) -> list[
         role = None
         if etype == "PERSON" and name:
             title_part = surface[: max(0, surface.find(name))].strip() if name in surface else ""
-            role = (
-                _role_before(text, start + (surface.find(name) if name in surface else 0))
-                or (title_part if title_part and fold(title_part).rstrip(".") not in
-                    {"mr", "mrs", "ms", "dr", "the", "miss", "sir"} else None)
-                or _role_after(text, end)
-                or _role_pre_appos(text, start)
-            )
+            pos = start + (surface.find(name) if name in surface else 0)
+            cands = [
+                _role_before(text, pos),
+                title_part if title_part and fold(title_part).rstrip(".") not in
+                {"mr", "mrs", "ms", "dr", "the", "miss", "sir"} else None,
+                _role_after(text, end),
+                _role_pre_appos(text, start),
+            ]
+            cands = [c for c in cands if c]
+            # the most descriptive: "Trump's special envoy for Ukraine and Russia" over "Gen."
+            role = max(cands, key=lambda c: len(c.split())) if cands else None
             if role and fold(role).rstrip(".") in {"mr", "mrs", "ms", "dr", "miss"}:
                 role = None
         out.append(Mention(surface, name, etype, start, end, role))

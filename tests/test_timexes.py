@@ -1,0 +1,153 @@
+"""Time expressions resolved against the publication date; timelines; inferred publication windows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from storyline.enrich.enrichment import (
+    ArticleEnrichment,
+    enrich_article,
+    enrich_articles,
+    infer_publication_window,
+    merge_event,
+)
+from storyline.enrich.timexes import find_timexes, resolve_all
+from storyline.records import Article
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+MONDAY = dt.date(2025, 2, 17)  # the Paris summit, a Monday
+
+
+def resolved(text: str, base: dt.date | None = MONDAY) -> dict[str, str | None]:
+    txs = find_timexes(text)
+    resolve_all(txs, base)
+    return {t.text: t.value for t in txs}
+
+
+@pytest.mark.parametrize(
+    "text, expr, value",
+    [
+        ("European leaders met on Monday in Paris.", "on Monday", "2025-02-17"),  # base is a Monday
+        ("Starmer on Sunday said he was willing.", "on Sunday", "2025-02-16"),
+        ("Hegseth said last week that membership was unrealistic.", "last week", "2025-W07"),
+        ("Trump hosted the Russian President in August.", "in August", "2024-08"),
+        ("over its Feb. 24, 2022, invasion of Ukraine", "Feb. 24, 2022", "2022-02-24"),
+        ("on his visit to Washington next week", "next week", "2025-W09"),
+        ("since the invasion nearly three years ago", "nearly three years ago", "2022"),
+        ("The talks, scheduled for Tuesday in Saudi Arabia, matter.", "Tuesday", "2025-02-18"),
+        ("Tuesday’s talks follow a telephone call.", "Tuesday’s", "2025-02-18"),
+        ("before heading to Kyiv for talks on Wednesday", "on Wednesday", "2025-02-19"),
+        ("Diplomats on Tuesday were due to meet.", "on Tuesday", "2025-02-18"),
+        ("He spoke yesterday.", "yesterday", "2025-02-16"),
+        ("Macron last year refused.", "last year", "2024"),
+        ("Russia invaded Ukraine in February 2022.", "February 2022", "2022-02"),
+        ("on 24 February 2022 at dawn", "24 February 2022", "2022-02-24"),
+        ("He was born on Feb. 23.", "Feb. 23", "2024-02-23"),  # no year, past tense: the latest before base
+    ],
+)
+def test_resolution_against_publication_date(text, expr, value):
+    assert resolved(text)[expr] == value
+
+
+def test_results_carry_no_time_of_day_and_monday_is_the_same_day():
+    a = Article(id="x", text="Leaders met on Monday in Paris.", content_hash="",
+                published_at=dt.datetime(2025, 2, 17, 18, 45))
+    e = enrich_article(a)
+    assert [h["date"] for h in e.happenings] == ["2025-02-17"]
+
+
+def test_undated_article_keeps_expressions_and_invents_nothing():
+    txs = find_timexes("Leaders met on Monday. The talks are scheduled for Tuesday. Hegseth spoke last week.")
+    resolve_all(txs, None)
+    assert all(t.value is None for t in txs)
+    off = {t.text: t.offset for t in txs}
+    assert off["last week"] < off["on Monday"] < off["Tuesday"]
+
+
+def test_absolute_dates_resolve_without_publication_date():
+    assert resolved("its Feb. 24, 2022, invasion", None)["Feb. 24, 2022"] == "2022-02-24"
+
+
+def test_inferred_window_from_nearly_three_years():
+    p = sorted(EXAMPLES.glob("001_*.txt"))[0]
+    a = Article(id=p.stem, text=p.read_text(encoding="utf-8"), content_hash="")
+    e = enrich_article(a)
+    lo, hi = infer_publication_window(a, e)
+    assert lo <= dt.date(2025, 2, 17) <= hi
+    assert (hi - lo).days <= 120
+    assert e.window is not None
+
+
+def test_no_window_when_text_gives_none():
+    a = Article(id="x", text="Leaders met on Monday in Paris.", content_hash="")
+    assert infer_publication_window(a, enrich_article(a)) is None
+    dated = Article(id="y", text="It came nearly three years after its Feb. 24, 2022, invasion.", content_hash="",
+                    published_at=dt.datetime(2025, 2, 17))
+    assert infer_publication_window(dated, enrich_article(dated)) is None
+
+
+@pytest.fixture(scope="module")
+def february():
+    paths = sorted(EXAMPLES.glob("*.txt"))[:4]  # 004 is September's summit
+    arts = [Article(id=p.stem, text=p.read_text(encoding="utf-8"), content_hash="") for p in paths]
+    return arts, merge_event(arts, enrich_articles(arts))
+
+
+def test_february_timeline_in_order(february):
+    _, ev = february
+    texts = [t["text"] for t in ev.timeline]
+
+    def first(pred):
+        idx = [i for i, t in enumerate(texts) if pred(t)]
+        assert idx, "missing"
+        return idx[0]
+
+    call = first(lambda t: "telephone call between Trump and Putin" in t)
+    munich = first(lambda t: "speeches by" in t and "Vance" in t)
+    paris = first(lambda t: "met on Monday for emergency talks in Paris" in t)
+    riyadh = first(lambda t: "scheduled for Tuesday in Saudi Arabia" in t or "on Tuesday were due" in t)
+    kyiv = first(lambda t: "heading to Kyiv for talks" in t)
+    assert call < munich < paris < riyadh < kyiv
+
+
+def test_february_timeline_merges_outlets_and_marks_inference(february):
+    _, ev = february
+    paris = [t for t in ev.timeline if "emergency talks in Paris" in t["text"]]
+    assert len(paris) == 1 and len(paris[0]["article_ids"]) == 2
+    # undated seeds: expressions kept, never a made-up date
+    assert paris[0]["date"] == "on Monday" and paris[0]["resolved"] is False
+    assert all(t["resolved"] for t in ev.timeline if t["date"][:1].isdigit())
+    assert ev.inferred_window is not None
+
+
+def test_timeline_with_known_dates_is_resolved():
+    a = Article(id="a", text="European leaders met on Monday in Paris. Talks are due on Tuesday.", content_hash="",
+                published_at=dt.datetime(2025, 2, 17, 9))
+    ev = merge_event([a], enrich_articles([a]))
+    assert [t["date"] for t in ev.timeline] == ["2025-02-17", "2025-02-18"]
+
+
+def test_enrichment_json_round_trip(february):
+    arts, _ = february
+    e = enrich_articles(arts[:1])[0]
+    d = json.loads(json.dumps(e.to_dict()))
+    back = ArticleEnrichment.from_dict(d)
+    assert back.to_dict() == d
+    ev1 = merge_event(arts[:1], [e]).to_export()
+    ev2 = merge_event(arts[:1], [back]).to_export()
+    assert ev1 == ev2
+
+
+def test_export_shape_matches_schema(february):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((Path(__file__).resolve().parent.parent / "src/storyline/schema/export.schema.json").read_text())
+    ev_props = schema["properties"]["events"]["items"]["properties"]
+    _, ev = february
+    out = ev.to_export()
+    assert set(out) == {"entities", "quotes", "timeline"}
+    for key in ("entities", "quotes", "timeline"):
+        jsonschema.validate(out[key], ev_props[key])
