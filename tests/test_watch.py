@@ -164,7 +164,7 @@ def feed_route(site: Site, items: list[tuple[str, bool]], *, etag: bool = True, 
     return route
 
 
-def page_route(key: str, fail_first: int = 0, hang_first: int = 0, hang_s: float = 2.0) -> Route:
+def page_route(key: str, fail_first: int = 0, hang_first: int = 0, hang_s: float = 2.5) -> Route:
     def route(h: Handler, n: int) -> None:
         if n < hang_first:
             time.sleep(hang_s)
@@ -181,7 +181,7 @@ def quick_config(**watch: float) -> Config:
     config.progress = False
     config.ingest.allow_private_urls = True
     w = config.watch
-    w.interval_s, w.host_delay_s, w.timeout_s = 0.0, 0.0, 0.5
+    w.interval_s, w.host_delay_s, w.timeout_s = 0.0, 0.0, 1.0  # hangs below sleep 2.5 s
     w.retries, w.retry_delay_s, w.backoff_s, w.backoff_max_s = 1, 0.02, 0.05, 0.3
     for k, v in watch.items():
         setattr(w, k, v)
@@ -365,9 +365,9 @@ def test_failing_hanging_garbage_and_looping_feeds_lose_nothing(site: Site, tmp_
     site.routes["/p/d2.html"] = page_route("d2", fail_first=3)
     # hang: the first request sleeps past the client's timeout, then a normal feed.
     hang_feed = feed_route(site, [("h1", False), ("h2", True)])
-    site.routes["/hang.xml"] = lambda h, n: (time.sleep(1.5), h.reply(200, rss(site, [("x", True)])))[1] \
+    site.routes["/hang.xml"] = lambda h, n: (time.sleep(2.5), h.reply(200, rss(site, [("x", True)])))[1] \
         if n == 0 else hang_feed(h, n)
-    site.routes["/p/h1.html"] = page_route("h1", hang_first=1, hang_s=1.5)  # its page hangs once too
+    site.routes["/p/h1.html"] = page_route("h1", hang_first=1, hang_s=2.5)  # its page hangs once too
     # garbage: not XML at all, then malformed XML that still holds entries, then a valid feed.
     good = rss(site, [("g1", True), ("g2", True), ("g3", True)])
     broken = good.replace(b"<title>Story g1</title>", b"<title>Story g1 & co</title>")  # bare '&'
