@@ -136,6 +136,7 @@ def test_articles(client):
     aid = page["items"][0]["id"]
     a = client.get(f"/api/articles/{quote(aid)}").json()
     assert a["id"] == aid and a["text"] and isinstance(a["removed"], list) and a["event_id"]
+    assert a["origin"] and "/" not in a["origin"]  # the file's name, not the server's folders
     ev = big_event(client)
     assert client.get("/api/articles", params={"event": ev["id"]}).json()["total"] == ev["n_articles"]
     assert client.get("/api/articles/no-such-article").status_code == 404

@@ -304,7 +304,7 @@ class Repo:
             return None
         a = _article_dict(r)
         a["removed"] = json.loads(r["removed"] or "[]")
-        a["origin"] = r["origin"]
+        a["origin"] = display_origin(r["origin"])
         a["content_hash"] = r["content_hash"]
         a["copied_by"] = [{"id": x[0], "kind": x[1], "score": x[2], "title": x[3], "source": x[4]}
                           for x in self.conn().execute(
@@ -486,6 +486,15 @@ def _article_dict(r: sqlite3.Row) -> dict:
     if "lead" in keys:
         out["lead"] = " ".join((r["lead"] or "").split())
     return out
+
+
+def display_origin(origin: str | None) -> str | None:
+    """Where an article was read from, without the server's folders: a URL as is, a file by name."""
+    if not origin:
+        return None
+    if origin.startswith(("http://", "https://")):
+        return origin
+    return origin.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def outlet_label(article: dict | None, fallback: str) -> str:
