@@ -349,3 +349,14 @@ def test_script_in_title_and_text_shows_as_text_everywhere(store_copy):
         api = c.get("/api/articles/xss-1").json()
         assert api["title"] == XSS_TITLE  # JSON carries the data as is; pages escape it
         assert c.get("/api/articles/xss-1").headers["content-type"].startswith("application/json")
+
+
+def test_serve_command_refuses_a_missing_store(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "storyline.serve", "--db", str(tmp_path / "nope.db")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "no storyline database" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "storyline.serve", "--help"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "--token" in r.stdout and "127.0.0.1" in r.stdout

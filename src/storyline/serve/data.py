@@ -151,7 +151,10 @@ class Repo:
             gen = tuple(parts)
             if self._gen is not None and gen != self._gen:
                 with self.write_lock:  # a run from the command line may have added articles
-                    fts.refresh_index(self.writer.conn)
+                    try:
+                        fts.refresh_index(self.writer.conn)
+                    except sqlite3.OperationalError:  # that run holds the write lock: next time
+                        pass
                 st = [os.stat(str(self.path) + s) for s in ("", "-wal") if os.path.exists(str(self.path) + s)]
                 gen = tuple(x for s in st for x in (s.st_mtime_ns, s.st_size))
             self._gen, self._gen_checked = gen, now
