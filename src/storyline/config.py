@@ -48,8 +48,9 @@ class EmbedConfig:
 
 @dataclass(slots=True)
 class ClusterConfig:
-    # "dev sets" below: tuned jointly (one setting for all) on basil-dev, ecbplus-dev and
-    # allsides-dev by grid search over cluster_events (scratch grid runner, as in bench/ eval).
+    # "dev sets" below: tuned jointly, one setting for all, on basil-dev, ecbplus-dev and allsides-dev
+    # by a grid search script over cluster_events with cached MiniLM vectors of those files (kept out
+    # of the repo), then checked with `storyline eval events`.
     candidates: int = 30  # nearest articles retrieved per new article (faiss)
     window_days: float = 7.0  # articles further apart in known dates are not compared
     join_threshold: float = 0.25  # best event's linkage to join it (dev sets above)

@@ -3,12 +3,14 @@
 Articles arrive in time order (known dates first by date, then input order). Each new article
 retrieves its nearest stored articles from a faiss index (never every article against every
 other) and keeps those inside the time window. Each candidate event is scored by average linkage
-of a combined pair similarity (MiniLM cosine, TF-IDF cosine over words and over names, minus a
-penalty when the two articles' years are 2+ apart), minus a penalty for the days between the
-article and the event's nearest dated member. The article joins the best event above
-``join_threshold`` or starts a new one. When it fits two events and those events fit each other
-(``merge_threshold``), it bridges them and they merge. A refinement pass then gives each article of
-the batch a second look, once later articles exist; only the batch's articles move.
+of a combined pair similarity (MiniLM cosine, TF-IDF cosine over words and over names, the sparse
+parts handed to MiniLM for headline-length texts, minus a penalty when the two articles' years are
+2+ apart), minus a penalty for the days between the article and the event's nearest dated member
+(for an undated article: when its lead names other weekdays than the event's leads). The article
+joins the best event above ``join_threshold`` or starts a new one. When it fits two events and
+those events fit each other (``merge_threshold``), it bridges them and they merge. A refinement
+pass then gives each article of the batch a second look, once the whole batch is placed; only the
+batch's articles move.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 
 import faiss
 import numpy as np
+from scipy import sparse
 
 from storyline.cluster.features import ArticleFeatures
 from storyline.config import ClusterConfig
@@ -30,8 +33,8 @@ class _RowDots:
     fancy indexing and sparse products cost ~1 ms a call, this ~20 us (clustering does this for
     every candidate event of every article)."""
 
-    def __init__(self, matrix) -> None:  # type: ignore[no-untyped-def]
-        m = matrix.tocsr()
+    def __init__(self, matrix: sparse.spmatrix) -> None:
+        m = sparse.csr_matrix(matrix)
         self.indptr, self.indices, self.data = m.indptr, m.indices, m.data.astype(np.float32)
         self.dense = np.zeros(m.shape[1], dtype=np.float32)  # row i scattered, zero between calls
 

@@ -1,4 +1,5 @@
-"""Article representations used by clustering: MiniLM vectors, TF-IDF vectors, day numbers."""
+"""Article representations used by clustering: MiniLM vectors, TF-IDF over words and over names,
+and the time cues an article carries: its date, else the latest year and the weekdays its text names."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ class ArticleFeatures:
     tfidf: sparse.csr_matrix  # (n, vocab), L2-normalised rows
     names: sparse.csr_matrix  # (n, names), TF-IDF over proper names and numbers, L2-normalised
     days: np.ndarray  # (n,) float days since 1970-01-01, NaN when the date is unknown
-    years: np.ndarray  # (n,) float year the article was written (known or read from the text), NaN if unknown
+    years: np.ndarray  # (n,) float year written: from the date, else the text (text_year); NaN if unknown
     weekday_sets: np.ndarray  # (n,) int 7-bit set of the weekdays the title and lead name (0: none)
     words: np.ndarray  # (n,) float words of title and text: how far sparse (word, name) cosines hold
 
@@ -117,5 +118,6 @@ def build_features(articles: Sequence[Article], embeddings: np.ndarray,
         years=np.array([float(d.year) if d is not None else text_year(t) for d, t in zip(dates, texts)],
                        dtype=np.float64),
         weekday_sets=np.array([lead_weekdays(a.title or "", a.text) for a in articles], dtype=np.int64),
-        words=np.array([len((a.title or "").split()) + len(a.text.split()) for a in articles], dtype=np.float64),
+        words=np.array([len((a.title or "").split()) + len(a.text.split()) for a in articles],
+                       dtype=np.float64),
     )
