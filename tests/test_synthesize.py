@@ -225,3 +225,32 @@ def test_storyline_overview_in_time_order():
     assert [o["event_id"] for o in out] == ["e1", "e2", "e3"]
     assert out[0]["date"] == "2025-02-17" and out[0]["line"]
     assert out[2]["line"] == "Undated event" and out[2]["date"] is None
+
+
+def test_title_prefers_a_given_headline(embedder):
+    arts = [
+        _article("h1", "The Senate passed the infrastructure bill on Tuesday by 69 votes to 30. The House votes next.",
+                 title="Senate passes $1 trillion infrastructure bill - Example News", source="A"),
+        _article("h2", "Senators approved the infrastructure bill on Tuesday, 69 to 30. The House is expected to vote next.",
+                 title="Infrastructure bill clears the Senate with bipartisan support", source="B"),
+    ]
+    syn = synthesize_event(arts, embedder)
+    assert syn.title in ("Senate passes $1 trillion infrastructure bill", "Infrastructure bill clears the Senate with bipartisan support")
+
+
+def test_title_rules_do_not_flag_equivalent_titles():
+    from storyline.synthesize.comparison import _person_mentions, _title_parts
+
+    def parts(text):
+        mention = [m for m in _person_mentions(text) if m[1]][-1]  # the one with a title
+        return _title_parts(mention[1])
+
+    # same rank written differently: no conflict in head and qualifiers
+    assert parts("NATO chief Mark Rutte spoke.")[0] == "chief"  # a vague head: never compared
+    assert parts("RNC Chair Ronna McDaniel wrote.") == ("chair", set())
+    h1, q1 = parts("Guatemalan President Alejandro Giammattei met Harris.")
+    h2, q2 = parts("Guatemala President Alejandro Giammattei met Harris.")
+    assert h1 == h2 == "president"
+    h3, q3 = parts("Special Envoy Steve Witkoff will meet them.")
+    h4, q4 = parts("Middle East envoy Steve Witkoff will meet them.")
+    assert h3 == h4 == "envoy" and q3 and q4 and not (q3 <= q4 or q4 <= q3)

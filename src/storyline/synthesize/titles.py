@@ -22,6 +22,10 @@ from storyline.synthesize.support import EventIndex
 _SITE_SUFFIX = re.compile(r"\s+[|\-–—:]\s+[^|\-–—:]{2,40}$")
 _WEEKDAYS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
              "today", "yesterday", "tonight", "tomorrow", "week", "weekend", "month", "year"}
+_SUBORDINATE = re.compile(
+    r"(In|On|At|While|After|Before|As|When|With|Despite|Although|Though|Because|If|During|Since|For|"
+    r"Amid|Following|Under|By|From|To)\b"
+)
 _SAY = {"say", "tell", "state", "add", "announce", "report", "write", "note", "warn", "claim"}
 _IRREGULAR_3SG = {"be": "is", "have": "has", "do": "does", "go": "goes", "say": "says"}
 
@@ -52,8 +56,18 @@ def _nlp():
 
 
 def _prune(tok, drop=("appos", "relcl", "acl", "advcl", "punct", "cc", "prep", "parataxis", "npadvmod")):
-    """Tokens of tok's subtree, leaving out the subtrees of children with a dep in ``drop``."""
+    """Tokens of tok's subtree, leaving out the subtrees of children with a dep in ``drop``; an
+    infinitive completing a noun ("the first president to recognise ...") and a preposition inside
+    a proper name ("Centers for Disease Control") are kept."""
     keep = [tok]
+    for ch in tok.children:
+        if ch.dep_ == "acl" and any(c.dep_ == "aux" and c.lower_ == "to" for c in ch.children):
+            keep.extend(_prune(ch, tuple(d for d in drop if d != "prep")))
+        elif ch.dep_ == "prep" and tok.pos_ == "PROPN" and any(
+            c.dep_ == "pobj" and c.pos_ == "PROPN" for c in ch.children
+        ):
+            keep.extend(ch.subtree)
+    keep_ids = {t.i for t in keep}
     nominal = tok.dep_ in ("nsubj", "nsubjpass", "dobj", "pobj", "conj", "compound", "poss")
     for ch in tok.children:
         if ch.dep_ in ("cc", "conj") and nominal and tok.pos_ in ("NOUN", "PROPN"):
@@ -62,7 +76,7 @@ def _prune(tok, drop=("appos", "relcl", "acl", "advcl", "punct", "cc", "prep", "
         if ch.dep_ == "punct" and ch.text in ("-", "–") and ch.i > tok.i - 2:
             keep.append(ch)
             continue
-        if ch.dep_ in drop:
+        if ch.i in keep_ids or ch.dep_ in drop:
             continue
         if ch.dep_ == "conj":
             continue
@@ -103,6 +117,9 @@ def headline_from_sentence(sentence: str, max_words: int = 13) -> str | None:
     subj = next((c for c in root.children if c.dep_ in ("nsubj", "nsubjpass")), None)
     if subj is None or subj.pos_ == "PRON":
         return None
+    deps = {c.dep_ for c in root.children}
+    if "ccomp" in deps and not deps & {"dobj", "xcomp", "attr"}:
+        return None  # "X reiterates that ...": the content is in the clause, not a headline
     toks = _prune(subj)
     verb_toks = [c for c in root.children if c.dep_ in ("aux", "auxpass", "neg", "prt") and c.i > subj.i]
     toks.extend(verb_toks)
@@ -111,7 +128,8 @@ def headline_from_sentence(sentence: str, max_words: int = 13) -> str | None:
         if ch.i < root.i:
             continue
         if ch.dep_ in ("dobj", "attr", "acomp", "oprd"):
-            rest.extend(_prune(ch))
+            with_pp = _prune(ch, ("appos", "relcl", "acl", "advcl", "punct", "cc", "parataxis", "npadvmod"))
+            rest.extend(with_pp if len(with_pp) <= 8 else _prune(ch))
         elif ch.dep_ == "xcomp":
             rest.extend(_prune(ch, drop=("appos", "relcl", "acl", "advcl", "punct", "cc", "parataxis", "npadvmod")))
         elif ch.dep_ in ("prep", "agent") and not _is_temporal(ch) and len(rest) < 6:
@@ -136,6 +154,8 @@ def headline_from_sentence(sentence: str, max_words: int = 13) -> str | None:
     text = " ".join(p for p in parts if p)
     text = re.sub(r"\s+([,.;:’'”)])", r"\1", text).replace("“ ", "“").replace(" ’s", "’s").replace(" 's", "'s")
     text = re.sub(r"\s+-\s+", "-", text)
+    text = re.sub(r"([$£€])\s+", r"\1", text).replace("( ", "(").replace(" )", ")")
+    text = re.sub(r"\s*\([^)]*\)", "", text)  # parentheticals: (CDC), (D-Calif.)
     w = text.split()
     if len(w) > max_words:  # too long: keep subject and verb and cut the tail at a phrase boundary
         head = len(subj_text.split()) + len(aux_text.split()) + 1 + len(prt.split())
@@ -173,18 +193,34 @@ def event_title(articles: list[Article], idx: EventIndex, summary: list[dict], e
         vecs = np.asarray(encode(heads), dtype=np.float32)
         score = vecs @ ref - 0.004 * np.array([abs(len(words(h)) - 10) for h in heads])
         return heads[int(np.argmax(score))]
-    # write one from the summary's sentences, most central first
-    for item in summary[:3]:
+    # write candidates from the summary's sentences and keep the one closest to the summary
+    cands: list[str] = []
+    for item in summary[:5]:
         h = headline_from_sentence(item["text"])
+        if h and acceptable(h) and h not in cands:
+            cands.append(h)
+    if cands:
+        if len(cands) == 1:
+            return cands[0]
+        ref = _summary_vector(idx, summary)
+        vecs = np.asarray(encode(cands), dtype=np.float32)
+        fit = np.array([1.0 if 6 <= len(words(c)) <= 12 else 0.0 for c in cands])
+        return cands[int(np.argmax(vecs @ ref + 0.05 * fit))]
+    # last resort: a longer written headline, a whole short sentence, or a sentence's main clause
+    for item in summary:
+        h = headline_from_sentence(item["text"], max_words=16)
         if h and acceptable(h):
             return h
     for item in summary:
-        h = headline_from_sentence(item["text"], max_words=16)
-        if h:
-            return h
-    # last resort: the shortest summary sentence, whole (never a character cut)
+        if acceptable(item["text"].rstrip(".")):
+            return item["text"].rstrip(".")
+    for item in summary:
+        clause = re.split(r",|;| — | – ", item["text"])[0].strip().rstrip(".")
+        if (acceptable(clause) and len(words(clause)) >= 4 and not _SUBORDINATE.match(clause)
+                and clause[:1].isupper() and " said" not in clause):
+            return clause
     if summary:
-        return min((s["text"] for s in summary), key=lambda t: len(t)).rstrip(".")
+        return " ".join(summary[0]["text"].split()[:12]).rstrip(",;:")
     return next((s.text for s in idx.sentences), "")
 
 
