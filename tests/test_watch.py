@@ -433,3 +433,45 @@ def test_failing_hanging_garbage_and_looping_feeds_lose_nothing(site: Site, tmp_
         assert report.new_articles == 0 and watcher._pipeline is None
     assert {p: site.hits(p) for p in before} == before
     assert sorted(stored_ids(out)) == sorted(ids)
+
+
+@pytest.mark.slow
+def test_killed_watcher_loses_nothing(site: Site, tmp_path: Path) -> None:
+    """kill -9 while entries are pending (their pages being fetched): the next watcher finishes them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    site.routes["/f.xml"] = feed_route(site, [("s1", True), ("s2", False), ("s3", False)])
+    for key in ("s2", "s3"):
+        slow = page_route(key)
+        site.routes[f"/p/{key}.html"] = lambda h, n, slow=slow: (time.sleep(0.4), slow(h, n))[1]
+    feeds_file = tmp_path / "feeds.txt"
+    feeds_file.write_text(site.url("/f.xml") + "\n", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "storyline.cli", "watch", str(feeds_file), "--out", str(out),
+                             "--once", "--allow-private-urls", "--no-synthesize"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:  # entries remembered as pending and the feed's ETag saved: now fetching the pages
+                with sqlite3.connect(out / "storyline.db") as conn:
+                    etag = conn.execute("SELECT etag FROM feed_state").fetchone()
+                if etag and etag[0] and "pending" in entry_status(out).values():
+                    break
+            except sqlite3.OperationalError:
+                pass  # the table is not there yet
+            time.sleep(0.02)
+        assert proc.poll() is None, "the watcher finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert stored_ids(out) == []  # killed before anything was stored
+    with Watcher([site.url("/f.xml")], out, quick_config()) as watcher:
+        watcher.cycle()  # the feed is not due yet (the killed process polled it): nothing polled
+    assert site.hits("/f.xml") == 1  # so the pending entries came from the database
+    ids = stored_ids(out)
+    assert sorted(ids) == ["urn:test:s1", "urn:test:s2", "urn:test:s3"]
+    assert set(entry_status(out).values()) == {"done"}
