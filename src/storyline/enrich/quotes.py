@@ -76,7 +76,7 @@ _ABBREV = re.compile(
     r"Ltd|No|vs|etc|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Ft|Mt|Gens|Reps|Sens)"
     r"|\b[A-Z]|\b(?:[A-Za-z]\.)+[A-Za-z])$"
 )
-_WORD = re.compile(r"[\w’'.-]+|[(),;:—–]")
+_WORD = re.compile(r"[\w’'.-]+|[(),;:—–―]")
 STOP_SPEAKER = {
     "that", "this", "which", "what", "there", "it’s", "it's", "is", "was", "were", "are", "be",
     "has", "had", "have", "not", "but", "and", "if", "when", "as", "so", "because", "while",
@@ -356,13 +356,17 @@ def _np_before_cue(toks: list[tuple[str, int, int]]) -> list[tuple[str, int, int
         seg = segs[-2]
     # keep the trailing noun phrase: stop at clause words
     out: list[tuple[str, int, int]] = []
-    for t in reversed(seg):
+    rseg = list(reversed(seg))
+    for k, t in enumerate(rseg):
         low = t[0].lower()
         if low in STOP_SPEAKER or low in {"said", "says", "told"} or (
             low in NP_STOP and not (out and t[0][:1].isupper())
         ):
             if low in {"of", "for"} and out:
                 out.append(t)
+                continue
+            if low == "the" and out and out[-1][0][:1].isupper() and k + 1 < len(rseg) and rseg[k + 1][0].lower() in {"of", "for"}:
+                out.append(t)  # "Mr. Morgan of the Sierra Club said"
                 continue
             break
         out.append(t)
@@ -564,7 +568,13 @@ def _addressee(cue: str, np) -> bool:
 
 
 def _right_attribution(ctx: _Ctx, rtoks, qs: int):
-    """',” X said' / ',” said X' / ',” according to X' / ', given ..., X said'."""
+    """',” X said' / ',” said X' / ',” according to X' / ', given ..., X said' / '.” ― X'."""
+    if rtoks and rtoks[0][0] in {"―", "—", "–"} and len(rtoks) >= 2 and rtoks[1][0][:1].isupper():
+        np = _np_after_cue(rtoks[1:])
+        if np and all(t[0][:1].isupper() or t[0].lower() in {"de", "la", "van", "von", "of"} for t in np):
+            found = _resolve_phrase(ctx, np, qs, first=True)
+            if found:
+                return (*found, "―")
     for i, t in enumerate(rtoks[:30]):
         cue = _cue_at(rtoks, i)
         if cue is None:
@@ -641,9 +651,21 @@ def _left_attribution(ctx: _Ctx, ltoks, qs: int, prev: "Quote | None"):
     return (*found, cue) if found else None
 
 
+_NAMING = {"call", "calls", "called", "calling", "described", "describes", "reported", "reports",
+           "read", "reads", "cited", "quoted", "posted", "posting", "began", "begins", "offered"}
 _CUE_END_RX = re.compile(
-    r"\b(?:" + CUES + r"|reading)(?:\s+(?:reporters|journalists|him|her|them|us|me|it|back|out|on))?\s*$", re.I
+    r"\b(?:" + "|".join(c for c in CUES.split("|") if c not in _NAMING) + r")"
+    r"(?:\s+(?:reporters|journalists|him|her|them|us|me|back|out|on))?\s*$", re.I
 )
+_SUBORD = re.compile(r"\b(?:that|because|if|when|while|whether|how|what|why|where)\b", re.I)
+
+
+def _embedded_after_cue(left: str) -> bool:
+    """'said Wednesday that under Obama, “…': the quote continues a clause the reporter began."""
+    last = None
+    for last in CUE_RX.finditer(left):
+        pass
+    return last is not None and bool(_SUBORD.search(left[last.end() :]))
 
 
 def _attribute(ctx: _Ctx, qs: int, qe: int, prev: "Quote | None", next_start: int):
@@ -660,7 +682,7 @@ def _attribute(ctx: _Ctx, qs: int, qe: int, prev: "Quote | None", next_start: in
     partial = bool(lstrip) and not _CUE_END_RX.search(left) and (
         not re.search(r"[:,—–]\s*$", left)
         or bool(re.search(r"\bthat,\s*$", left))
-        or (left.rstrip().endswith(",") and not CUE_RX.search(left))
+        or (left.rstrip().endswith(",") and (not CUE_RX.search(left) or _embedded_after_cue(left)))
     )
     rtoks = _tokens(masked[qe:r_end], qe)
     ltoks = _tokens(left, left_start)
