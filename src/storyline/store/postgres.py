@@ -301,7 +301,7 @@ class PostgresStore:
     def _vector_param(self, v: np.ndarray) -> bytes | str:
         v = np.asarray(v, dtype=np.float32).ravel()
         if self.vector_type == "vector":
-            return "[" + ",".join(map(repr, v.tolist())) + "]"  # float64 reprs of float32s: exact
+            return "[" + ",".join(map("{:.9g}".format, v.tolist())) + "]"  # 9 digits: exact for float32
         return v.tobytes()
 
     def put_embeddings(self, model: str, ids: list[str], vectors: np.ndarray) -> None:
