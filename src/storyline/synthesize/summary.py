@@ -42,6 +42,13 @@ _CONNECTIVE = re.compile(
 )
 
 
+_CONFLICT = re.compile(
+    r"\b(too soon|premature|controvers\w*|reluctan\w*|opposed|divided|divisions?|split|rifts?|"
+    r"disagree\w*|refused|rejected|ruled out|at odds)\b",
+    re.I,
+)
+
+
 def tidy(sentence: str) -> str:
     """Light compression that never changes a fact: drop a leading connective."""
     s = _CONNECTIVE.sub("", sentence.strip())
@@ -234,6 +241,14 @@ def _by_topic(idx: EventIndex, rows: np.ndarray, score: np.ndarray, budget: int,
             if len(chosen) >= cfg.max_sentences or used >= budget:
                 break
             if int(m) not in chosen and take(int(m)):
+                break
+    # where the sources report a quarrel (a refusal, "too soon", a controversy), say so in one sentence
+    if len(chosen) < cfg.max_sentences and not any(_CONFLICT.search(idx.sentences[rows[j]].text) for j in chosen):
+        cands = [j for j in range(len(rows)) if j not in chosen and _CONFLICT.search(idx.sentences[rows[j]].text)]
+        # the quarrel over something the summary already tells
+        for j in sorted(cands, key=lambda j: -(float((X[chosen] @ X[j]).max()) + 0.5 * score[j])):
+            if float((X[chosen] @ X[j]).max()) < cfg.redundancy_cos and len(words(idx.sentences[rows[j]].text)) <= 30:
+                chosen.append(int(j))
                 break
     return [int(rows[j]) for j in chosen]
 
