@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import quote
@@ -321,8 +322,11 @@ def test_posted_script_stays_text(server, page):
               "url": "javascript:alert(1)", "published_at": "2025-02-17"}
     req = urllib.request.Request(server + "/api/articles", data=json.dumps(record).encode(),
                                  headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"})
-    with urllib.request.urlopen(req, timeout=300) as r:
-        out = json.loads(r.read())
+    try:
+        with urllib.request.urlopen(req, timeout=300) as r:
+            out = json.loads(r.read())
+    except urllib.error.HTTPError as e:  # say what the server said
+        pytest.fail(f"POST /api/articles: {e.code} {e.read()[:2000]!r}")
     assert out["articles"][0]["id"] == "xss-1"
     event_id = out["articles"][0]["event_id"]
     urls = ["/article/xss-1", "/", "/search?q=script+alert", f"/search?q={quote(title)}"]
