@@ -454,3 +454,33 @@ def test_open_store_picks_the_backend(tmp_path, pg_url):
 def test_importing_the_store_does_not_load_sqlalchemy():
     code = "import sys, storyline.store; assert 'sqlalchemy' not in sys.modules, 'sqlalchemy loaded'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_pg_role_without_ddl_rights_opens_an_existing_store(pg_store, pg_url):
+    """A team's writers often get only read/write rights on tables someone else created."""
+    import sqlalchemy as sa
+
+    from storyline.store.postgres import PostgresStore
+
+    pg_store.add_articles([art("a")])
+    role, password = f"w_{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
+    schema = pg_store.schema
+    try:
+        with pg_store.engine.begin() as c:
+            c.execute(sa.text(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'"))
+    except sa.exc.DBAPIError as exc:
+        pytest.skip(f"the test server's role may not create roles: {exc.orig}")
+    try:
+        with pg_store.engine.begin() as c:
+            c.execute(sa.text(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}'))
+            c.execute(sa.text(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" TO {role}'))
+            c.execute(sa.text(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA "{schema}" TO {role}'))
+        url = sa.engine.make_url(pg_url).set(username=role, password=password)
+        with PostgresStore(url.render_as_string(hide_password=False), schema=schema) as writer:
+            assert writer.add_articles([art("a"), art("b")]) == ["unchanged", "new"]
+            writer.put_embeddings(MODEL, ["b"], vec(1)[None])
+            assert writer.missing_embeddings(MODEL) == ["a"]
+    finally:
+        with pg_store.engine.begin() as c:
+            c.execute(sa.text(f'DROP OWNED BY {role}'))
+            c.execute(sa.text(f'DROP ROLE {role}'))

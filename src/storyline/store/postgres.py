@@ -94,6 +94,8 @@ CREATE TABLE IF NOT EXISTS problems (
 """
 
 _DERIVED = ("embeddings", "duplicates", "event_articles", "article_enrichment")
+_TABLES = ("meta", "articles", "embeddings", "text_embeddings", "duplicates", "events", "event_articles",
+           "storylines", "article_enrichment", "problems")
 
 
 def _split_url(url: str) -> tuple[str, str | None]:
@@ -134,7 +136,8 @@ class PostgresStore:
         engine_kwargs.setdefault("pool_pre_ping", True)
         self.engine = sa.create_engine(sa_url, connect_args=connect_args, **engine_kwargs)
         self._local = threading.local()
-        self._lock_key = self.schema or "public"
+        self._lock_key = "public"  # the store's schema, set by _create_schema
+        self._vector_ns: str | None = None  # the schema of pgvector's type when it is used
         self.vector_type = "bytea"
         self._create_schema()
 
@@ -155,19 +158,29 @@ class PostgresStore:
         self.engine.dispose()
 
     def _create_schema(self) -> None:
+        """Tables, once (a role with only read/write rights can open a store someone created)."""
         with self.engine.begin() as c:
             c.execute(text("SELECT pg_advisory_xact_lock(:a, hashtext(:b))"),
                       {"a": _LOCK_CLASS, "b": "schema"})
-            if self.schema:
-                c.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+            if self.schema and not c.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :n"),
+                                             {"n": self.schema}).scalar():
+                c.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+            self._lock_key = c.execute(text("SELECT current_schema()")).scalar() or "public"
             existing = c.execute(text(
-                "SELECT udt_name FROM information_schema.columns WHERE table_schema = current_schema()"
-                " AND table_name = 'embeddings' AND column_name = 'vector'")).scalar()
+                "SELECT udt_name, udt_schema FROM information_schema.columns WHERE table_schema = current_schema()"
+                " AND table_name = 'embeddings' AND column_name = 'vector'")).fetchone()
             if existing is not None:
-                self.vector_type = "vector" if existing == "vector" else "bytea"
+                self.vector_type = "vector" if existing[0] == "vector" else "bytea"
+                self._vector_ns = existing[1]
             else:
-                self.vector_type = "vector" if self._enable_pgvector(c) else "bytea"
-            vector_sql = f"vector({VECTOR_DIM})" if self.vector_type == "vector" else "BYTEA"
+                self._vector_ns = self._enable_pgvector(c)
+                self.vector_type = "vector" if self._vector_ns else "bytea"
+            tables = c.execute(text(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+                " AND table_name = ANY(:t)"), {"t": list(_TABLES)}).scalar()
+            if tables == len(_TABLES):
+                return
+            vector_sql = f'"{self._vector_ns}".vector({VECTOR_DIM})' if self.vector_type == "vector" else "BYTEA"
             for statement in _SCHEMA.format(vector_type=vector_sql, json=_JSON_TYPE).split(";"):
                 if statement.strip():
                     c.execute(text(statement))
@@ -175,17 +188,20 @@ class PostgresStore:
                       {"v": str(SCHEMA_VERSION)})
 
     @staticmethod
-    def _enable_pgvector(c: sa.Connection) -> bool:
-        if c.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'vector'")).scalar():
-            return True
+    def _enable_pgvector(c: sa.Connection) -> str | None:
+        """The schema that holds pgvector's type (created in ``public`` if the role may), or None."""
+        find = text("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+                    " WHERE e.extname = 'vector'")
+        if (ns := c.execute(find).scalar()) is not None:
+            return ns
         if not c.execute(text("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")).scalar():
-            return False
+            return None
         try:
             with c.begin_nested():
                 c.execute(text("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public"))
-            return True
         except sa.exc.DBAPIError:  # no privilege: fall back to bytea
-            return False
+            return None
+        return c.execute(find).scalar()
 
     @contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
@@ -303,7 +319,7 @@ class PostgresStore:
         return v.tobytes()
 
     def put_embeddings(self, model: str, ids: list[str], vectors: np.ndarray) -> None:
-        value = "CAST(:v AS vector)" if self.vector_type == "vector" else ":v"
+        value = f'CAST(:v AS "{self._vector_ns}".vector)' if self.vector_type == "vector" else ":v"
         rows = [{"i": i, "m": model, "v": self._vector_param(v)} for i, v in zip(ids, vectors)]
         with self.transaction() as c:
             if rows:
@@ -314,7 +330,7 @@ class PostgresStore:
 
     def embeddings(self, model: str, ids: list[str]) -> np.ndarray:
         # pgvector's binary form: int16 dim, int16 unused, dim big-endian float32s.
-        column = "vector_send(vector)" if self.vector_type == "vector" else "vector"
+        column = f'"{self._vector_ns}".vector_send(vector)' if self.vector_type == "vector" else "vector"
         found: dict[str, bytes] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
             found.update(self._rows(
