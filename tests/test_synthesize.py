@@ -200,6 +200,7 @@ def test_outlet_meta_coverage(tmp_path, embedder):
     assert set(cov["fields"]["lean"]) == {"left", "right", "unknown"}
     assert cov["fields"]["lean"]["left"]["outlets"] == ["Outlet A"]
     assert cov["unmatched_outlets"] == ["Other"]
+    json.dumps(syn.to_dict())
 
 
 def test_source_none_and_title_none(embedder):

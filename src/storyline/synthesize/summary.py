@@ -243,7 +243,7 @@ def _by_topic(idx: EventIndex, rows: np.ndarray, score: np.ndarray, budget: int,
             if int(m) not in chosen and take(int(m)):
                 break
     # where the sources report a quarrel (a refusal, "too soon", a controversy), say so in one sentence
-    if len(chosen) < cfg.max_sentences and not any(_CONFLICT.search(idx.sentences[rows[j]].text) for j in chosen):
+    if chosen and len(chosen) < cfg.max_sentences and not any(_CONFLICT.search(idx.sentences[rows[j]].text) for j in chosen):
         cands = [j for j in range(len(rows)) if j not in chosen and _CONFLICT.search(idx.sentences[rows[j]].text)]
         # the quarrel over something the summary already tells
         for j in sorted(cands, key=lambda j: -(float((X[chosen] @ X[j]).max()) + 0.5 * score[j])):
