@@ -137,3 +137,14 @@ def test_titles_stripped_and_lookup():
     assert idx.lookup("Mr Macron").name == "Emmanuel Macron"
     assert idx.lookup("President Macron").name == "Emmanuel Macron"
     assert idx.lookup("Nobody") is None
+
+
+def test_batched_equals_single(seeds):
+    from storyline.enrich.enrichment import enrich_article
+
+    arts, enr, _ = seeds
+    for a, e in zip(arts[:2], enr[:2]):
+        one = enrich_article(a).to_dict()
+        many = e.to_dict()
+        one.pop("timings"), many.pop("timings")
+        assert one == many
