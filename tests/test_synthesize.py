@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,9 @@ def test_february_summary_states_the_story(february):
     assert "paris" in text and ("summit" in text or "emergency talks" in text)  # the summit
     assert "european leaders" in text or "eu leaders" in text  # who met
     assert "russia" in text and ("sidelined" in text or "exclusion" in text)  # why: talks without Europe
-    assert "troops" in text  # the troop question
+    assert "troops" in text  # the troop question ...
+    split = [s["text"] for s in syn.summary if re.search(r"too soon|premature|reluctan|oppos|controvers|refus", s["text"])]
+    assert split and any(w in " ".join(split).lower() for w in ("troops", "boots", "deploy"))  # ... and the split over it
 
 
 def test_february_disagreements(february):

@@ -49,6 +49,9 @@ _CONFLICT = re.compile(
 )
 
 
+_SAID = re.compile(r"\b(said|says|told|warned|insisted|argued|stated)\b")
+
+
 def tidy(sentence: str) -> str:
     """Light compression that never changes a fact: drop a leading connective."""
     s = _CONNECTIVE.sub("", sentence.strip())
@@ -245,8 +248,13 @@ def _by_topic(idx: EventIndex, rows: np.ndarray, score: np.ndarray, budget: int,
     # where the sources report a quarrel (a refusal, "too soon", a controversy), say so in one sentence
     if chosen and len(chosen) < cfg.max_sentences and not any(_CONFLICT.search(idx.sentences[rows[j]].text) for j in chosen):
         cands = [j for j in range(len(rows)) if j not in chosen and _CONFLICT.search(idx.sentences[rows[j]].text)]
-        # the quarrel over something the summary already tells
-        for j in sorted(cands, key=lambda j: -(float((X[chosen] @ X[j]).max()) + 0.5 * score[j])):
+        # an actor's stated objection first ("X said it was too soon"), then the quarrel closest to
+        # what the summary already tells
+        def key(j: int) -> float:
+            text = idx.sentences[rows[j]].text
+            return -(float(bool(_SAID.search(text))) + float((X[chosen] @ X[j]).max()) + 0.5 * score[j])
+
+        for j in sorted(cands, key=key):
             if float((X[chosen] @ X[j]).max()) < cfg.redundancy_cos and len(words(idx.sentences[rows[j]].text)) <= 30:
                 chosen.append(int(j))
                 break
