@@ -160,3 +160,11 @@ def test_candidates_bounded_not_all_pairs(monkeypatch: pytest.MonkeyPatch):
     assert compared <= n * (1 + config.refine_rounds) * config.candidates * 2
     assert compared < n * (n - 1) / 2 / 4
     assert _partition(labels) == _gold_partition(arts, gold)
+
+
+def test_headline_only_items_count_their_headline_once():
+    title = "Quake of magnitude 6.1 hits island off south Iran"
+    item = Article(id="h1", text=title, content_hash="h", title=title)
+    full = Article(id="f1", text="Five people were hurt, state media said.", content_hash="f", title=title)
+    features = build_features([item, full], np.zeros((2, DIM), dtype=np.float32))
+    assert list(features.words) == [9.0, 16.0]

@@ -31,10 +31,23 @@ class ArticleFeatures:
         return len(self.ids)
 
 
+def headline_only(article: Article) -> bool:
+    """An item whose text is its headline (aggregators, headline feeds: ingest copies the title)."""
+    return bool(article.title) and article.text.strip() == (article.title or "").strip()
+
+
 def clustering_text(article: Article) -> str:
     """Title and body: what TF-IDF sees (titles weigh twice: they name the event)."""
     title = article.title or ""
+    if headline_only(article) or not article.text.strip():
+        return title
     return f"{title}\n{title}\n{article.text}" if title else article.text
+
+
+def word_count(article: Article) -> int:
+    """Words of title and body, a headline copied into the body counted once."""
+    title = len((article.title or "").split())
+    return title if headline_only(article) else title + len(article.text.split())
 
 
 # A capitalised word not opening a sentence, or a number: cheap named-entity and figure features
@@ -118,6 +131,5 @@ def build_features(articles: Sequence[Article], embeddings: np.ndarray,
         years=np.array([float(d.year) if d is not None else text_year(t) for d, t in zip(dates, texts)],
                        dtype=np.float64),
         weekday_sets=np.array([lead_weekdays(a.title or "", a.text) for a in articles], dtype=np.int64),
-        words=np.array([len((a.title or "").split()) + len(a.text.split()) for a in articles],
-                       dtype=np.float64),
+        words=np.array([word_count(a) for a in articles], dtype=np.float64),
     )
