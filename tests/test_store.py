@@ -3,7 +3,7 @@ schema in a real server).
 
 PostgreSQL comes from ``STORYLINE_TEST_PG_URL`` when set (``.ci/run`` sets it), else from
 ``scripts/pg.sh``, which starts a throwaway server on loopback (installing Debian's postgresql when
-run as root). Without either, the PostgreSQL half skips and says why.
+run as root). Without either, the PostgreSQL half skips and says why; STORYLINE_TEST_PG=0 turns it off.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ MODEL = "all-MiniLM-L6-v2"
 
 @pytest.fixture(scope="session")
 def pg_url() -> str:
+    if os.environ.get("STORYLINE_TEST_PG") == "0":
+        pytest.skip("PostgreSQL tests turned off (STORYLINE_TEST_PG=0)")
     url = os.environ.get("STORYLINE_TEST_PG_URL")
     if url:
         return url  # given: it must work, so a dead server fails the tests rather than skipping them
