@@ -486,3 +486,35 @@ def test_pg_role_without_ddl_rights_opens_an_existing_store(pg_store, pg_url):
         with pg_store.engine.begin() as c:
             c.execute(sa.text(f'DROP OWNED BY {role}'))
             c.execute(sa.text(f'DROP ROLE {role}'))
+
+
+@pytest.mark.slow  # runs the embedding model
+def test_pipeline_on_postgres_writes_the_same_outputs_as_on_sqlite(pg_backend, tmp_path):
+    """The whole pipeline on the samples, once per backend, then again on PostgreSQL: export.json
+    and report.html come out byte for byte the same, and the second run adds nothing."""
+    from storyline.config import Config
+    from storyline.export import write_outputs
+    from storyline.pipeline import Pipeline
+    from storyline.progress import Progress
+
+    config = Config()
+    config.progress = False
+
+    def run_on(store, out: Path):
+        out.mkdir(parents=True, exist_ok=True)
+        with Progress(enabled=False) as progress:
+            summary = Pipeline(store, config, progress).run([str(ROOT / "examples")])
+            write_outputs(store, out)
+        return summary
+
+    with Store(tmp_path / "sqlite" / "storyline.db") as lite:
+        run_on(lite, tmp_path / "sqlite")
+    pg = pg_backend()
+    first = run_on(pg, tmp_path / "pg")
+    for name in ("export.json", "report.html"):
+        assert (tmp_path / "pg" / name).read_bytes() == (tmp_path / "sqlite" / name).read_bytes(), name
+    assert first.events == 2 and first.storylines == 1
+    before = pg.article_count()
+    run_on(pg, tmp_path / "pg-again")
+    assert pg.article_count() == before
+    assert (tmp_path / "pg-again" / "export.json").read_bytes() == (tmp_path / "pg" / "export.json").read_bytes()
