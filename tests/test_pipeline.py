@@ -127,3 +127,16 @@ def test_killed_run_is_completed_by_the_next(tmp_path: Path) -> None:
     assert len(document["articles"]) == 300
     assert len({a["id"] for a in document["articles"]}) == 300
     assert all(a["event_id"] for a in document["articles"])
+
+
+def test_same_titled_input_twice_changes_nothing(tmp_path: Path) -> None:
+    rows = [json.loads(line) for line in (SHARED / "data/events/basil-dev.jsonl").open()][:24]
+    data = tmp_path / "in.jsonl"
+    data.write_text("\n".join(json.dumps({k: v for k, v in r.items() if not k.startswith("gold_")})
+                              for r in rows) + "\n")
+    out = tmp_path / "out"
+    run([str(data)], out, quiet_config())
+    first = (out / "export.json").read_text(encoding="utf-8")
+    again = run([str(data)], out, quiet_config())
+    assert again.new == 0 and again.unchanged == 24
+    assert (out / "export.json").read_text(encoding="utf-8") == first

@@ -30,7 +30,7 @@ from storyline.enrich.embed import MODEL_NAME, CachedEmbedder, Embedder
 from storyline.ingest import read_inputs
 from storyline.progress import Progress
 from storyline.records import Article, Event, Problem, Storyline
-from storyline.store import Store
+from storyline.store import Store, open_store
 
 INGEST_BATCH = 200
 EMBED_BATCH = 256
@@ -270,14 +270,16 @@ class Pipeline:
         return self.summary
 
 
-def run(inputs: Sequence[str], out_dir: str | Path, config: Config | None = None) -> RunSummary:
-    """Process ``inputs`` into ``out_dir``: ``storyline.db``, ``export.json`` and ``report.html``."""
+def run(inputs: Sequence[str], out_dir: str | Path, config: Config | None = None,
+        db: str | Path | None = None) -> RunSummary:
+    """Process ``inputs`` into ``out_dir``: ``export.json`` and ``report.html``, with the store in
+    ``db`` (a SQLite path or a PostgreSQL URL; default ``out_dir/storyline.db``)."""
     from storyline.export import write_outputs
 
     config = config or Config()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with Store(out / "storyline.db") as store, Progress(enabled=config.progress) as progress:
+    with open_store(db or out / "storyline.db") as store, Progress(enabled=config.progress) as progress:
         pipeline = Pipeline(store, config, progress)
         summary = pipeline.run(inputs)
         with pipeline.stage("export"):

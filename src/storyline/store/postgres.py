@@ -392,7 +392,7 @@ class PostgresStore:
                 c.execute(text(
                     "INSERT INTO events (id, storyline_id, title, date, updated_at) VALUES (:i, :s, :t, :d, :u)"
                     " ON CONFLICT (id) DO UPDATE SET storyline_id = excluded.storyline_id,"
-                    " title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE events.title END,"
+                    " title = CASE WHEN events.title <> '' THEN events.title ELSE excluded.title END,"
                     " date = excluded.date, updated_at = excluded.updated_at"),
                     [{"i": e.id, "s": e.storyline_id, "t": _s(e.title), "d": _iso(e.date), "u": now}
                      for e in events])

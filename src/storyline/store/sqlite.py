@@ -240,8 +240,8 @@ class Store:
         return dict(self.conn.execute("SELECT article_id, event_id FROM event_articles").fetchall())
 
     def save_clustering(self, events: list[Event], storylines: list[Storyline]) -> None:
-        """Replace events, memberships and storylines in one transaction (data of events that keep
-        their id, such as enrichment and synthesis, survives)."""
+        """Replace events, memberships and storylines in one transaction. Events that keep their id
+        keep their data and title (synthesis rewrites both when the members change)."""
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         with self.transaction() as conn:
             keep = [e.id for e in events]
@@ -254,7 +254,7 @@ class Store:
                 conn.execute(
                     "INSERT INTO events (id, storyline_id, title, date, updated_at) VALUES (?,?,?,?,?)"
                     " ON CONFLICT(id) DO UPDATE SET storyline_id=excluded.storyline_id,"
-                    " title=CASE WHEN excluded.title != '' THEN excluded.title ELSE events.title END,"
+                    " title=CASE WHEN events.title != '' THEN events.title ELSE excluded.title END,"
                     " date=excluded.date, updated_at=excluded.updated_at",
                     (e.id, e.storyline_id, e.title, _iso(e.date), now),
                 )
