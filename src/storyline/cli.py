@@ -42,6 +42,7 @@ def print_summary(summary, console: Console) -> None:
 def run(
     inputs: Annotated[list[str], typer.Argument(help="Files, folders, feed or page URLs, in any mix.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: storyline.db, export.json, report.html.")],
+    db: Annotated[Optional[str], typer.Option(help="Store: a SQLite path or a postgresql:// URL (default OUT/storyline.db).")] = None,
     allow_private_urls: Annotated[bool, typer.Option(help="Let fetches reach private/loopback addresses.")] = False,
     no_fetch: Annotated[bool, typer.Option("--no-fetch", help="Never fetch pages linked from feeds.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
@@ -58,7 +59,7 @@ def run(
     config.progress = not quiet
     config.synthesize = not no_synthesize
     err = Console(stderr=True)
-    summary = run_pipeline(inputs, out, config)
+    summary = run_pipeline(inputs, out, config, db=db)
     for problem in summary.problems:
         err.print(f"[yellow]skipped[/] {problem.item}: {problem.reason}", highlight=False, soft_wrap=True)
     print_summary(summary, Console(stderr=True))
@@ -72,11 +73,14 @@ def run(
 def eval_events(
     files: Annotated[list[Path], typer.Argument(help="Labelled JSONL files (gold_cluster per article).")],
     results: Annotated[Optional[Path], typer.Option(help="Write the scores as JSON here.")] = None,
+    synthesize: Annotated[bool, typer.Option(help="Also write summaries (they do not change the events).")] = False,
 ) -> None:
     """Strip every gold_* field, run the same pipeline a user runs, print B-cubed P/R/F1 and AMI."""
     from storyline.evaluate.events import evaluate_event_files
 
-    rows = evaluate_event_files(files, results)
+    config = Config()
+    config.synthesize = synthesize
+    rows = evaluate_event_files(files, results, config)
     table = Table(title="event clustering")
     for col in ("data set", "articles", "gold", "predicted", "B3 P", "B3 R", "B3 F1", "AMI", "seconds"):
         table.add_column(col)
@@ -124,6 +128,48 @@ def watch(
         raise typer.Exit(130) from None
     if once and watcher.last_report and watcher.last_report.failed:
         raise typer.Exit(EXIT_SKIPPED)  # for cron: some feed failed (each logged above)
+
+
+@app.command()
+def batch(
+    inputs: Annotated[list[str], typer.Argument(help="Files (JSONL, Parquet, any kind run reads), folders, URLs.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: storyline.db, export.json, report.html.")],
+    engine: Annotated[str, typer.Option(help="Distributed engine (only 'dask').")] = "dask",
+    scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address (tcp://host:8786); "
+                                                          "default: a LocalCluster.")] = None,
+    partitions: Annotated[Optional[int], typer.Option(min=1, help="Input partitions (default: by size).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="LocalCluster worker processes.")] = 2,
+    threads: Annotated[int, typer.Option(min=1, help="LocalCluster threads per worker.")] = 1,
+    allow_private_urls: Annotated[bool, typer.Option(help="Let fetches reach private/loopback addresses.")] = False,
+    no_fetch: Annotated[bool, typer.Option("--no-fetch", help="Never fetch pages linked from feeds.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    no_synthesize: Annotated[bool, typer.Option("--no-synthesize", help="Skip summaries and comparisons.")] = False,
+    summary_json: Annotated[Optional[Path], typer.Option(help="Also write the run's figures as JSON here.")] = None,
+) -> None:
+    """Like run, with reading, cleaning, embedding and enrichment as Dask tasks over partitions
+    (models loaded once per worker); the store and export are the same as run's. See docs/batch.md."""
+    from storyline.batch import run_batch
+
+    if engine != "dask":
+        raise typer.BadParameter(f"unknown engine {engine!r}; only 'dask' is supported", param_hint="--engine")
+    config = Config()
+    config.ingest.allow_private_urls = allow_private_urls
+    config.ingest.fetch_linked_pages = not no_fetch
+    config.progress = not quiet
+    config.synthesize = not no_synthesize
+    err = Console(stderr=True)
+    result = run_batch(inputs, out, config, scheduler=scheduler, partitions=partitions, workers=workers,
+                       threads_per_worker=threads)
+    summary = result.summary
+    for problem in summary.problems:
+        err.print(f"[yellow]skipped[/] {problem.item}: {problem.reason}", highlight=False, soft_wrap=True)
+    print_summary(summary, err)
+    err.print(f"dask: {result.workers} workers at {result.scheduler}, {result.partitions} partitions,"
+              f" {result.chunks} embed/enrich chunks", highlight=False)
+    if summary_json:
+        summary_json.write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
+    if summary.problems:
+        raise typer.Exit(EXIT_SKIPPED)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -38,6 +38,7 @@ from storyline.store import Store
 
 DEFAULT_WORKERS = 2
 DEFAULT_THREADS = 1
+ENRICH_MIN = 16  # smallest enrichment chunk (spaCy's batch)
 
 
 @dataclass(slots=True)
@@ -78,8 +79,14 @@ def dask_client(scheduler: str | None = None, workers: int = DEFAULT_WORKERS,
     try:
         yield client
     finally:
-        client.close()
-        cluster.close()
+        nanny = logging.getLogger("distributed.nanny")
+        level = nanny.level
+        nanny.setLevel(logging.ERROR)  # "still alive after 4 s, killing" on a busy machine: harmless
+        try:
+            client.close()
+            cluster.close()
+        finally:
+            nanny.setLevel(level)
 
 
 class _Windowed:
@@ -163,7 +170,6 @@ def run_batch(
             threads = sum(dask.nthreads().values()) or 1
             result.workers = len(dask.nthreads())
             result.scheduler = dask.scheduler.address if dask.scheduler else ""
-            window = 2 * threads + 2
 
             t = time.perf_counter()
             plan, result.partitions = plan_partitions(inputs, partitions, min_partitions=2 * threads,
@@ -172,7 +178,7 @@ def run_batch(
             timed("ingest+clean", t)
 
             t = time.perf_counter()
-            _embed_and_enrich(dask, store, config, result, progress, window)
+            _embed_and_enrich(dask, store, config, result, progress, threads)
             timed("embed+enrich", t)
 
         problems = summary.problems
@@ -246,21 +252,24 @@ def _ingest(dask, plan: list[Partition | Problem], store: Store, config: Config,
 
 
 def _embed_and_enrich(dask, store: Store, config: Config, result: BatchResult, progress: Progress,
-                      window: int) -> None:
+                      threads: int) -> None:
     """Embed and enrich what the store lacks, in Pipeline's chunks, as tasks; write as they come."""
     need_vectors = store.missing_embeddings(MODEL_NAME)
     need_enrichment = store.missing_enrichment()
+    # Enrichment does not depend on how articles are batched (checked: same dicts for any cut), so
+    # its chunks are cut smaller, enough to keep every worker thread busy.
+    enrich_size = max(ENRICH_MIN, min(EMBED_BATCH, -(-len(need_enrichment) // (2 * threads))))
 
     def jobs() -> Iterator[tuple]:
         for ids in _chunks(need_vectors, EMBED_BATCH):
             yield embed_chunk, [article_to_dict(a) for a in store.articles(ids)], config.embed
-        for ids in _chunks(need_enrichment, EMBED_BATCH):
+        for ids in _chunks(need_enrichment, enrich_size):
             yield enrich_chunk, [article_to_dict(a) for a in store.articles(ids)], config.embed
 
-    total = -(-len(need_vectors) // EMBED_BATCH) + -(-len(need_enrichment) // EMBED_BATCH)
+    total = -(-len(need_vectors) // EMBED_BATCH) + -(-len(need_enrichment) // enrich_size)
     result.chunks = total
     task = progress.task("embed+enrich", total=total)
-    for out in _Windowed(dask, window).run(jobs()):
+    for out in _Windowed(dask, 2 * threads + 2).run(jobs()):
         result.worker_pids.add(out["worker"])
         if "vectors" in out:
             store.put_embeddings(MODEL_NAME, out["ids"], np.asarray(out["vectors"], dtype=np.float32))
