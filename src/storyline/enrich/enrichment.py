@@ -253,7 +253,7 @@ def merge_event(articles: list[Article], enrichments: list[ArticleEnrichment]) -
                     if a.id not in m["article_ids"]:
                         m["article_ids"].append(a.id)
                     if len(w) > len(k):
-                        m["text"], keys[i] = q.text, w
+                        m["text"], keys[i] = q.text.rstrip(" ,;:"), w
                     if m["speaker"] is None and speaker:
                         m["speaker"], m["speaker_type"] = speaker, q.speaker_type
                     if not q.partial:
@@ -262,7 +262,7 @@ def merge_event(articles: list[Article], enrichments: list[ArticleEnrichment]) -
             else:
                 keys.append(w)
                 merged.append({
-                    "text": q.text,
+                    "text": q.text.rstrip(" ,;:"),
                     "speaker": speaker,
                     "article_ids": [a.id],
                     "speaker_type": q.speaker_type,

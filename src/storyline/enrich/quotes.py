@@ -759,7 +759,7 @@ def extract_quotes(text: str, mentions: list[Mention], index: EntityIndex | None
         prev_end = qbounds[qi - 1][1] if qi > 0 else 0
         next_start = qbounds[qi + 1][0] if qi + 1 < len(qbounds) else len(text)
         att = _attribute(ctx, qs, qe, quotes[-1] if quotes else None, next_start)
-        q = Quote(qtext, qs, qe, list(pieces), partial=att["partial"], unclosed=unclosed)
+        q = Quote(qtext, qs, qe, list(pieces), partial=att["partial"] or _is_title(qtext), unclosed=unclosed)
         if att.get("speaker_type"):
             q.speaker, q.speaker_mention, q.speaker_span = att["speaker"], att["speaker_mention"], att["speaker_span"]
             q.speaker_type, q.cue, q.relay = att["speaker_type"], att["cue"], att["relay"]
@@ -769,6 +769,17 @@ def extract_quotes(text: str, mentions: list[Mention], index: EntityIndex | None
 
 
 _WS = re.compile(r"\s+")
+
+
+_SMALL = {"a", "an", "the", "of", "for", "and", "in", "on", "to", "at", "with", "is", "as", "by", "or"}
+
+
+def _is_title(qtext: str) -> bool:
+    """“The X-Files”, “Celebrity Apprentice”: a name in marks, not speech."""
+    words = qtext.split()
+    if not words or len(words) > 6 or re.search(r"[,.!?…:;]$", qtext.strip()):
+        return False
+    return all(w[:1].isupper() or w.lower() in _SMALL or not w[:1].isalpha() for w in words)
 
 
 def _same_sentence(ctx: _Ctx, a: int, b: int) -> bool:
@@ -794,8 +805,10 @@ def _inherit(ctx: _Ctx, quotes: list[Quote]) -> None:
     for i, q in enumerate(quotes):
         if q.speaker_type or i == 0:
             continue
-        p = quotes[i - 1] if q.partial else (_prev_full(quotes, i, ctx) or quotes[i - 1])
-        if not p.speaker_type:
+        p = quotes[i - 1] if q.partial else _prev_full(quotes, i, ctx)
+        if p is None and "\n" not in ctx.masked[quotes[i - 1].end : q.start]:
+            p = quotes[i - 1]  # a partial quote earlier in the same paragraph
+        if p is None or not p.speaker_type:
             continue
         gap = ctx.masked[p.end : q.start]
         # only across at most one paragraph break and little reporter text

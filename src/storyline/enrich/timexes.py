@@ -32,6 +32,7 @@ NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seve
 _M = r"(?P<mon>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
 _NUM = r"(?P<n>\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a few|several|an?)"
 TIMEX_RX = re.compile(
+    r"(?=[\dA-Za-z])\b(?:"  # one boundary test per position instead of one per alternative
     r"(?P<iso>\b(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2})\b)"
     r"|(?P<mdy>\b" + _M + r"\s+(?P<d1>\d{1,2})(?:st|nd|rd|th)?(?:,\s*|\s+)(?P<y1>(?:19|20)\d{2})\b)"
     r"|(?P<dmy>\b(?P<d2>\d{1,2})(?:st|nd|rd|th)?\s+" + _M.replace("?P<mon>", "?P<mon2>") + r",?\s+(?P<y2>(?:19|20)\d{2})\b)"
@@ -43,7 +44,7 @@ TIMEX_RX = re.compile(
     r"|(?P<wd>\b(?P<wpre>last |next |this |on |early |late )?(?P<wday>Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)(?P<wposs>['’]s)?\b)"
     r"|(?P<dx>\b(?P<deictic>yesterday|today|tomorrow|tonight)\b)"
     r"|(?P<mon_only>\b(?P<mpre>in|since|last|this|next|by|until|early|late|mid-|from|through)\s+(?P<mon5>January|February|March|April|May|June|July|August|September|October|November|December)\b(?!\s+\d))"
-    r"|(?P<yr>\b(?P<ypre>in|since|by|until|of|from)\s+(?P<y5>(?:19|20)\d{2})\b)",
+    r"|(?P<yr>\b(?P<ypre>in|since|by|until|of|from)\s+(?P<y5>(?:19|20)\d{2})\b))",
     re.I,
 )
 FUTURE_RX = re.compile(
@@ -336,7 +337,9 @@ def infer_window(text: str, timexes: list[Timex] | None = None) -> tuple[dt.date
     the article's own lines bound the window from below.
     """
     body = _article_lines(text)
-    txs = [t for t in find_timexes(body) if t.absolute and t.kind == "date"]
+    if timexes is None:
+        timexes = find_timexes(body)
+    txs = [t for t in timexes if t.absolute and t.kind == "date" and body[t.start : t.end] == t.text]
     if not txs:
         return None
     dated = [(dt.date.fromisoformat(t.value), {w.lower() for w in _WORD.findall(_sentence_around(body, t.start))} - _STOP) for t in txs]
