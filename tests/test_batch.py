@@ -127,6 +127,7 @@ def test_parquet_row_groups_read_like_jsonl(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_batch_equals_run(corpus: Path, reference: Path, client, tmp_path: Path) -> None:
     out = tmp_path / "batch"
     result = run_batch([str(corpus)], out, _config(), client=client, partitions=4)
@@ -154,6 +155,7 @@ def test_batch_equals_run(corpus: Path, reference: Path, client, tmp_path: Path)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_broken_files_become_problems_as_in_run(client, tmp_path: Path) -> None:
     inputs = tmp_path / "in"
     shutil.copytree(EXAMPLES, inputs)
@@ -178,6 +180,7 @@ def test_broken_files_become_problems_as_in_run(client, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_cli_batch_with_scheduler(client, tmp_path: Path) -> None:
     inputs = tmp_path / "in"
     shutil.copytree(EXAMPLES, inputs)

@@ -4,8 +4,9 @@ the pipeline here.
 1. plan partitions (``partitions.py``) and submit one *clean* task per partition;
 2. take the results in partition order and store the articles in batches, exactly as
    ``Pipeline.ingest`` does (same order, same duplicate-id rule, same problems);
-3. submit *embed* and *enrich* tasks over the articles the store still lacks, in chunks of
-   ``EMBED_BATCH`` in store order, the chunks ``Pipeline.embed`` / ``Pipeline.enrich`` would make.
+3. submit *embed* tasks (the texts ``Pipeline.embed`` would embed) and *enrich* tasks (articles as
+   dicts) over the articles the store still lacks; embedding chunks are
+   ``EMBED_BATCH`` in store order, the chunks ``Pipeline.embed`` would make.
    This matters: the int8 MiniLM quantises activations per batch, so a vector depends on which
    texts share its batch (cosine 0.993 between two batchings of the same texts, measured); cutting
    at the same places gives ``run``'s vectors bit for bit, hence ``run``'s events;
@@ -31,13 +32,14 @@ from storyline.batch.partitions import Partition, plan_partitions
 from storyline.batch.tasks import ModelsPlugin, article_to_dict, clean_partition, embed_chunk, enrich_chunk
 from storyline.config import Config
 from storyline.enrich.embed import MODEL_NAME
-from storyline.pipeline import EMBED_BATCH, INGEST_BATCH, Pipeline, RunSummary
+from storyline.pipeline import EMBED_BATCH, INGEST_BATCH, Pipeline, RunSummary, embedding_text
 from storyline.progress import Progress
 from storyline.records import Article, Problem
 from storyline.store import Store
 
 DEFAULT_WORKERS = 2
 DEFAULT_THREADS = 1
+WAIT_FOR_WORKERS_S = 300  # a scheduler without workers: give up after this
 ENRICH_MIN = 16  # smallest enrichment chunk (spaCy's batch)
 
 
@@ -69,6 +71,7 @@ def dask_client(scheduler: str | None = None, workers: int = DEFAULT_WORKERS,
     if scheduler:
         client = Client(scheduler)
         try:
+            client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS_S)  # a clear error, not a silent hang
             yield client
         finally:
             client.close()
@@ -262,7 +265,8 @@ def _embed_and_enrich(dask, store: Store, config: Config, result: BatchResult, p
 
     def jobs() -> Iterator[tuple]:
         for ids in _chunks(need_vectors, EMBED_BATCH):
-            yield embed_chunk, [article_to_dict(a) for a in store.articles(ids)], config.embed
+            articles = store.articles(ids)
+            yield embed_chunk, [a.id for a in articles], [embedding_text(a) for a in articles], config.embed
         for ids in _chunks(need_enrichment, enrich_size):
             yield enrich_chunk, [article_to_dict(a) for a in store.articles(ids)], config.embed
 
