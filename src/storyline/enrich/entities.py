@@ -397,7 +397,6 @@ class EntityIndex:
         self.entities: list[Entity] = []
         self._by_key: dict[tuple[str, str], int] = {}
         self._surname_people: dict[str, list[int]] = defaultdict(list)
-        self._mention_entity: dict[tuple[str, int], int] = {}
 
     def add(self, article_id: str, mentions: list[Mention]) -> None:
         self._docs.append((article_id, sorted(mentions, key=lambda m: m.start)))
@@ -480,7 +479,6 @@ class EntityIndex:
                 key = fold(key)
             groups[key].append((aid, m))
         self.entities = []
-        self._mention_entity = {}
         for mem in person_members:
             self._make(mem, "PERSON")
         for key, mem in groups.items():
@@ -533,8 +531,6 @@ class EntityIndex:
         aids = list(dict.fromkeys(aid for aid, _ in mem))
         idx = len(self.entities)
         self.entities.append(Entity(canon, etype, aliases, aids, roles, len(mem)))
-        for aid, m in mem:
-            self._mention_entity[(aid, m.start)] = idx
 
     def _reindex(self) -> None:
         self._by_key = {}

@@ -58,16 +58,59 @@ def ner_spans(doc, offset: int = 0) -> list[tuple[int, int, str, str]]:
     return [(offset + e.start_char, offset + e.end_char, e.label_, e.text) for e in doc.ents]
 
 
+# a sentence end: not after an initial ("J.D."), "Mr", "U.S", "Feb" and the like
+_BOUND = re.compile(
+    r"(?<![A-Z])(?<!\b(?:Mr|Ms|Dr|St|Jr|Sr|vs))(?<!\bMrs)(?<!\b(?:Gen|Sen|Rep|Gov|Jan|Feb|Mar|Apr|Jun|Jul|Aug|"
+    r"Sep|Oct|Nov|Dec))(?<!Sept)[.!?][\"”’)]*\s+(?=[A-Z“\"‘])|\n+"
+)
+_CAP = re.compile(r"\b[A-Z]")
+_STARTERS = {
+    "the", "a", "an", "it", "he", "she", "they", "we", "i", "you", "but", "and", "or", "in", "on",
+    "at", "as", "if", "so", "this", "that", "these", "those", "there", "his", "her", "their", "its",
+    "our", "my", "when", "while", "after", "before", "since", "for", "with", "by", "from", "to",
+    "of", "not", "no", "yes", "what", "why", "how", "who", "which", "some", "many", "most", "all",
+    "one", "two", "still", "yet", "also", "even", "then", "now", "just", "only", "more", "other",
+    "such", "each", "both", "every", "about", "among", "though", "although", "because", "instead",
+    "meanwhile", "however", "here", "where", "asked", "according", "last", "next", "another",
+}
+
+
+def _may_name(sentence: str) -> bool:
+    """False for a sentence with no capitalised word except a common first word: no names."""
+    st = sentence.lstrip(" \"“‘'(")
+    first = re.match(r"[\w’'-]+", st)
+    rest = st[first.end() :] if first else st
+    if _CAP.search(rest):
+        return True
+    return bool(first) and first.group(0)[:1].isupper() and first.group(0).lower() not in _STARTERS
+
+
+def _named_runs(text: str) -> list[tuple[int, int]]:
+    """Runs of consecutive sentences that may hold a name (the others cannot give NER anything)."""
+    runs: list[tuple[int, int]] = []
+    cuts = [m.end() for m in _BOUND.finditer(text)]
+    start = 0
+    for end in cuts + [len(text)]:
+        if end > start and _may_name(text[start:end]):
+            if runs and runs[-1][1] == start:
+                runs[-1] = (runs[-1][0], end)
+            else:
+                runs.append((start, end))
+        start = end
+    return runs
+
+
 def _segments(text: str, skip: list[tuple[int, int]] | None) -> list[tuple[int, str]]:
-    """The parts of ``text`` outside the ``skip`` spans, each cut into chunks."""
-    if not skip:
-        return chunks(text)
+    """The parts of ``text`` outside the ``skip`` spans and sentences without a capitalised word,
+    each cut into chunks."""
     out: list[tuple[int, str]] = []
     pos = 0
-    for a, b in sorted(skip) + [(len(text), len(text))]:
+    for a, b in sorted(skip or []) + [(len(text), len(text))]:
         a, b = max(a, pos), max(b, pos)
         if a - pos >= 3 and text[pos:a].strip():
-            out.extend((pos + off, piece) for off, piece in chunks(text[pos:a]))
+            part = text[pos:a]
+            for ra, rb in _named_runs(part):
+                out.extend((pos + ra + off, piece) for off, piece in chunks(part[ra:rb]))
         pos = b
     return out
 

@@ -150,7 +150,6 @@ def find_quote_spans(text: str) -> list[tuple[list[tuple[int, int]], bool]]:
     if pos < n:
         paras.append((pos, n))
     pending: list[tuple[int, int]] | None = None  # an open quote carried over a paragraph break
-    pending_start = 0
     for pi, (ps, pe) in enumerate(paras):
         inside = False
         qstart = 0
@@ -222,13 +221,11 @@ def find_quote_spans(text: str) -> list[tuple[list[tuple[int, int]], bool]]:
             nxt_first = text[nxt_para[0] : nxt_para[1]].lstrip()[:1] if nxt_para else ""
             if nxt_first and (nxt_first in OPEN_D or nxt_first in "\"‘") and single_open != -2:
                 pending = (pending or []) + [piece]
-                pending_start = qstart
             else:
                 out.append(((pending or []) + [piece], True))
                 pending = None
     if pending:
         out.append((pending, True))
-    del pending_start
     return out
 
 
@@ -324,7 +321,6 @@ def _np_before_cue(toks: list[tuple[str, int, int]]) -> list[tuple[str, int, int
     toks = _strip_time_tail(_clean_np(toks))
     toks = _clean_np(toks)
     # skip a relative clause / apposition set off by commas: "X, who joined ..., said"
-    seg_end = len(toks)
     segs: list[list[tuple[str, int, int]]] = []
     cur: list[tuple[str, int, int]] = []
     for t in toks:
@@ -332,13 +328,11 @@ def _np_before_cue(toks: list[tuple[str, int, int]]) -> list[tuple[str, int, int
             segs.append(cur)
             cur = []
         elif t[0] == ")":
-            cur = [x for x in cur]  # drop parenthetical content below
             segs.append([("()", t[1], t[2])])
             cur = []
         else:
             cur.append(t)
     segs.append(cur)
-    del seg_end
     segs = [s for s in segs if s and s[0][0] != "()"]
     while len(segs) >= 2 and all(t[0].isdigit() for t in segs[-1]):
         segs = segs[:-1]  # "Sarandon, 69, told MSNBC"
