@@ -211,3 +211,11 @@ def test_unclosed_quote_ends_with_paragraph():
     qs = quotes_of("Intro.\nStarmer said the U.K. was “ready and willing to help if necessary.\nMacron agreed.")
     q = find(qs, "ready and willing")
     assert q.unclosed and "Macron" not in q.text
+
+
+def test_short_quote_inside_a_longer_one_of_the_same_article_stays_apart():
+    text = ("Leaders of the “coalition of the willing” met.\n"
+            "Keir Starmer “also welcomed announcements from the coalition of the willing partners to supply missiles”.")
+    a = art(text, "x")
+    ev = merge_event([a], enrich_articles([a])).to_export()
+    assert sorted(len(q["text"].split()) for q in ev["quotes"]) == [4, 13]

@@ -151,3 +151,10 @@ def test_export_shape_matches_schema(february):
     assert set(out) == {"entities", "quotes", "timeline"}
     for key in ("entities", "quotes", "timeline"):
         jsonschema.validate(out[key], ev_props[key])
+
+
+def test_month_without_year_is_ordered_before_this_weeks_happenings_in_undated_articles():
+    a = Article(id="x", text="Leaders met in Paris on Thursday. Trump hosted Putin in August, officials said.", content_hash="")
+    ev = merge_event([a], enrich_articles([a]))
+    assert [t["date"] for t in ev.timeline] == ["in August", "on Thursday"]
+    assert not any(t["resolved"] for t in ev.timeline)

@@ -222,8 +222,8 @@ def _same_quote(a: list[str], b: list[str]) -> bool:
     if len(short) < 3:
         return short == long_
     ls = " ".join(long_)
-    if " ".join(short) in ls:
-        return True
+    if " ".join(short) in ls and (len(short) >= 8 or len(short) >= 0.5 * len(long_)):
+        return True  # one outlet quotes a part of what another quotes in full
     sa, sb = set(short), set(long_)
     return len(sa & sb) >= 0.9 * len(sa) and len(short) >= 0.6 * len(long_)
 
@@ -249,6 +249,8 @@ def merge_event(articles: list[Article], enrichments: list[ArticleEnrichment]) -
             w = _qwords(q.text)
             for i, k in enumerate(keys):
                 m = merged[i]
+                if a.id in m["article_ids"] and w != k:
+                    continue  # two quotes of one article stay two
                 if _same_quote(w, k) and (m["speaker"] is None or speaker is None or m["speaker"] == speaker):
                     if a.id not in m["article_ids"]:
                         m["article_ids"].append(a.id)

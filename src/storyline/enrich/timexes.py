@@ -248,8 +248,13 @@ def resolve_all(timexes: list[Timex], base: dt.date | None, weekday: int | None 
         return
     fake = _fake_base(timexes) if weekday is None else dt.date(2001, 1, 1) + dt.timedelta(days=weekday)
     for t in timexes:
-        if t.absolute or t.kind in ("month_only", "day_month"):
-            continue  # no year to anchor to: kept as written
+        if t.absolute:
+            continue
+        if t.kind in ("month_only", "day_month"):
+            # no year to anchor to: kept as written, ordered before (after) the days around
+            # publication when past (future)
+            t.offset = 45.0 if t.future else -45.0
+            continue
         saved = t.value
         resolve(t, fake)
         t.value = saved  # never invent a date
