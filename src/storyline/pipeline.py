@@ -81,7 +81,9 @@ def storyline_id_for(first_event_id: str) -> str:
 def embedding_text(article: Article) -> str:
     """What MiniLM sees of an article: its title and lead (news puts the event up front)."""
     lead = article.text[:LEAD_CHARS]
-    return f"{article.title}. {lead}" if article.title else lead
+    if not article.title or lead.startswith(article.title):  # headline-only items: say it once
+        return lead
+    return f"{article.title}. {lead}"
 
 
 class Pipeline:

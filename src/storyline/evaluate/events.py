@@ -7,6 +7,7 @@ pipeline is the one ``storyline run`` uses; the predicted event of each article 
 
 from __future__ import annotations
 
+import copy
 import json
 import tempfile
 import time
@@ -56,7 +57,7 @@ def evaluate_event_file(path: Path, config: Config | None = None, work_dir: Path
 
 def evaluate_event_files(paths: Sequence[Path], results: Path | None = None,
                          config: Config | None = None) -> list[dict]:
-    rows = [evaluate_event_file(Path(p), config) for p in paths]
+    rows = [evaluate_event_file(Path(p), copy.deepcopy(config) if config else None) for p in paths]
     if results:
         results.parent.mkdir(parents=True, exist_ok=True)
         results.write_text(json.dumps(rows, indent=1), encoding="utf-8")
