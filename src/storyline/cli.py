@@ -172,6 +172,15 @@ def batch(
         raise typer.Exit(EXIT_SKIPPED)
 
 
+def _register_serve() -> None:
+    from storyline.serve.cli import register
+
+    register(app)
+
+
+_register_serve()
+
+
 def main() -> None:  # pragma: no cover - console entry
     sys.exit(app())
 
