@@ -208,11 +208,10 @@ def _parquet_pieces(path: Path, origin: str, pieces: int) -> list[ParquetUnit] |
     if groups <= 1:
         return None
     rows = [meta.row_group(i).num_rows for i in range(groups)]
-    per = math.ceil(groups / max(1, min(pieces, groups)))
-    out = []
-    for g in range(0, groups, per):
-        out.append(ParquetUnit(str(path), origin, tuple(range(g, min(g + per, groups))), sum(rows[:g])))
-    return out
+    pieces = max(1, min(pieces, groups))
+    bounds = [groups * k // pieces for k in range(pieces + 1)]  # contiguous, sizes differ by <= 1
+    return [ParquetUnit(str(path), origin, tuple(range(a, b)), sum(rows[:a]))
+            for a, b in zip(bounds, bounds[1:])]
 
 
 def plan_partitions(

@@ -177,7 +177,7 @@ def run_batch(
             t = time.perf_counter()
             plan, result.partitions = plan_partitions(inputs, partitions, min_partitions=2 * threads,
                                                       config=config.ingest)
-            _ingest(dask, plan, store, config, summary, result, progress)
+            _ingest(dask, plan, store, config, summary, result, progress, window=4 * threads + 2)
             timed("ingest+clean", t)
 
             t = time.perf_counter()
@@ -204,11 +204,20 @@ def _given(client) -> Iterator[object]:
 
 
 def _ingest(dask, plan: list[Partition | Problem], store: Store, config: Config, summary: RunSummary,
-            result: BatchResult, progress: Progress) -> None:
+            result: BatchResult, progress: Progress, window: int) -> None:
     """Clean tasks for every partition; results stored in partition order (as Pipeline.ingest)."""
-    futures = {p.number: dask.submit(clean_partition, p, config, pure=False)
-               for p in plan if isinstance(p, Partition)}
-    task = progress.task("ingest", total=len(futures))
+    parts = [p for p in plan if isinstance(p, Partition)]
+    futures: dict[int, object] = {}
+    ahead = iter(parts)  # submitted at most ``window`` ahead of the one being stored: bounded memory
+
+    def submit_more() -> None:
+        while len(futures) < window:
+            p = next(ahead, None)
+            if p is None:
+                return
+            futures[p.number] = dask.submit(clean_partition, p, config, pure=False)
+
+    task = progress.task("ingest", total=len(parts))
     batch: list[Article] = []
     seen: set[str] = set()
     shard_items: dict[str, int] = {}
@@ -223,6 +232,7 @@ def _ingest(dask, plan: list[Partition | Problem], store: Store, config: Config,
         if isinstance(entry, Problem):
             summary.problems.append(entry)
             continue
+        submit_more()
         future = futures.pop(entry.number)
         out = future.result()
         future.release()
