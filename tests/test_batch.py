@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.WARNING)
+                                       dashboard_address=":0", silence_logs=logging.WARNING)
     dask = distributed.Client(cluster)
     yield dask
     dask.close()
@@ -162,11 +163,13 @@ def test_broken_files_become_problems_as_in_run(client, tmp_path: Path) -> None:
     (inputs / "broken.jsonl").write_text('{"id": "b1", "text": "fine enough words here to pass"}\n{oops\n',
                                          encoding="utf-8")
     (inputs / "bad.json").write_text("not json {{{", encoding="utf-8")
+    (inputs / "dup.jsonl").write_text('{"id": "b1", "text": "the same id again, in another partition"}\n',
+                                      encoding="utf-8")
     (inputs / "empty.txt").write_text("", encoding="utf-8")
     (inputs / "corrupt.parquet").write_bytes(b"PAR1 not really parquet")
     config = _config(synthesize=False)
     expected = run_pipeline([str(inputs)], tmp_path / "run", config)
-    result = run_batch([str(inputs)], tmp_path / "batch", config, client=client)
+    result = run_batch([str(inputs)], tmp_path / "batch", config, client=client, partitions=8)
     got = result.summary
     # run reads no Parquet (a folder's .parquet is passed over); batch reads it, and says it is corrupt
     parquet = [p for p in got.problems if p.item.endswith("corrupt.parquet")]
@@ -174,6 +177,8 @@ def test_broken_files_become_problems_as_in_run(client, tmp_path: Path) -> None:
     assert sorted(map(str, (p for p in got.problems if p not in parquet))) == sorted(map(str, expected.problems))
     assert {str(p) for p in expected.problems} >= {f"{inputs}/broken.jsonl:2: invalid JSON: Expecting property"
                                                    " name enclosed in double quotes (column 2)"}
+    assert f"{inputs}/dup.jsonl:1: duplicate id 'b1' in this run" in {str(p) for p in got.problems}
+    assert result.partitions >= 4
     assert _events(tmp_path / "batch" / "storyline.db") == _events(tmp_path / "run" / "storyline.db")
     with Store(tmp_path / "batch" / "storyline.db") as store:
         assert {str(p) for p in store.problems()} == {str(p) for p in got.problems}
@@ -195,3 +200,13 @@ def test_cli_batch_with_scheduler(client, tmp_path: Path) -> None:
     validate_export(json.loads((tmp_path / "out" / "export.json").read_text(encoding="utf-8")))
     wrong = run_cli("batch", str(inputs), "--out", str(tmp_path / "o2"), "--engine", "spark")
     assert wrong.returncode == 2 and "dask" in wrong.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_without_scheduler_a_local_cluster_is_started_and_closed(examples: Path, tmp_path: Path) -> None:
+    result = run_batch([str(examples)], tmp_path / "out", _config(synthesize=False))
+    assert result.workers == 2 and result.scheduler.startswith("tcp://127.0.0.1:")
+    assert (result.summary.new, result.summary.events) == (5, 2)
+    assert len(result.worker_pids) >= 1 and all(pid != os.getpid() for pid in result.worker_pids)
+    validate_export(json.loads((tmp_path / "out" / "export.json").read_text(encoding="utf-8")))

@@ -50,12 +50,14 @@ class BatchResult:
     chunks: int = 0
     workers: int = 0
     scheduler: str = ""
+    dashboard: str = ""  # the Dask dashboard's address, when it has one
     worker_pids: set[int] = field(default_factory=set)  # processes that ran tasks
     task_seconds: dict[str, float] = field(default_factory=dict)  # summed over tasks, per kind
 
     def to_dict(self) -> dict:
         return {**self.summary.to_dict(), "engine": "dask", "partitions": self.partitions,
                 "chunks": self.chunks, "workers": self.workers, "scheduler": self.scheduler,
+                "dashboard": self.dashboard,
                 "task_seconds": self.task_seconds}
 
 
@@ -77,7 +79,7 @@ def dask_client(scheduler: str | None = None, workers: int = DEFAULT_WORKERS,
             client.close()
         return
     cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
-                           dashboard_address=None, silence_logs=logging.WARNING)
+                           dashboard_address=":0", silence_logs=logging.WARNING)  # any free port
     client = Client(cluster)
     try:
         yield client
@@ -173,6 +175,10 @@ def run_batch(
             threads = sum(dask.nthreads().values()) or 1
             result.workers = len(dask.nthreads())
             result.scheduler = dask.scheduler.address if dask.scheduler else ""
+            try:
+                result.dashboard = dask.dashboard_link or ""
+            except Exception:  # noqa: BLE001 - no dashboard (bokeh missing, or turned off)
+                result.dashboard = ""
 
             t = time.perf_counter()
             plan, result.partitions = plan_partitions(inputs, partitions, min_partitions=2 * threads,
