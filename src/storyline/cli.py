@@ -147,7 +147,7 @@ def batch(
     summary_json: Annotated[Optional[Path], typer.Option(help="Also write the run's figures as JSON here.")] = None,
 ) -> None:
     """Like run, with reading, cleaning, embedding and enrichment as Dask tasks over partitions
-    (models loaded once per worker); the store and export are the same as run's. See docs/batch.md."""
+    (models loaded once per worker); the store and export are the same as run's. See the README, "storyline batch"."""
     from storyline.batch import run_batch
 
     if engine != "dask":

@@ -6,7 +6,7 @@
 
 The store, events, storylines and export are the same as ``storyline run``'s on the same input:
 see ``runner.py`` for how, ``partitions.py`` for partitioning, ``tasks.py`` for what the workers run
-and how each loads its models once, and ``docs/batch.md`` for real clusters.
+and how each loads its models once, and the README ("storyline batch on Dask") for real clusters.
 """
 
 from storyline.batch.runner import BatchResult, dask_client, run_batch
