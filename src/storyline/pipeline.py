@@ -9,14 +9,12 @@ the next one.
 from __future__ import annotations
 
 import hashlib
-import json
-import statistics
 import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -29,7 +27,7 @@ from storyline.dedup import article_sentences, find_copies, find_rewrites
 from storyline.enrich.embed import MODEL_NAME, CachedEmbedder, Embedder
 from storyline.ingest import read_inputs
 from storyline.progress import Progress
-from storyline.records import Article, Event, Problem, Storyline
+from storyline.records import Article, Event, Problem, RawDocument, Storyline
 from storyline.store import Store, open_store
 
 INGEST_BATCH = 200
@@ -109,7 +107,12 @@ class Pipeline:
     # -- stages ---------------------------------------------------------------------------------
 
     def ingest(self, inputs: Sequence[str]) -> None:
-        """Read, clean and store articles, committing every INGEST_BATCH."""
+        """Read, clean and store the articles of ``inputs`` (paths and URLs)."""
+        self.ingest_documents(read_inputs(inputs, self.config.ingest))
+
+    def ingest_documents(self, items: Iterable[RawDocument | Problem]) -> None:
+        """Clean and store documents already read (by ingest, a feed watcher or the HTTP API),
+        committing every INGEST_BATCH; problems are kept for the summary and the store's log."""
         batch: list[Article] = []
         task = self.progress.task("ingest", total=None)
 
@@ -119,7 +122,7 @@ class Pipeline:
             batch.clear()
 
         seen: set[str] = set()
-        for item in read_inputs(inputs, self.config.ingest):
+        for item in items:
             if isinstance(item, Problem):
                 self.summary.problems.append(item)
                 continue

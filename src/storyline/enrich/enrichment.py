@@ -276,7 +276,6 @@ def merge_event(articles: list[Article], enrichments: list[ArticleEnrichment]) -
 
     # timeline
     windows = [tuple(by_id[a.id].window) for a in arts if by_id[a.id].window]
-    dated = [by_id[a.id].published for a in arts if by_id[a.id].published]
     anchor: dt.date | None = None
     inferred = None
     if windows:

@@ -529,7 +529,6 @@ class EntityIndex:
                 roles.append(m.role)
         roles.sort(key=lambda r: -len(r.split()) if len(r.split()) <= 6 else 0)
         aids = list(dict.fromkeys(aid for aid, _ in mem))
-        idx = len(self.entities)
         self.entities.append(Entity(canon, etype, aliases, aids, roles, len(mem)))
 
     def _reindex(self) -> None:

@@ -750,7 +750,6 @@ def extract_quotes(text: str, mentions: list[Mention], index: EntityIndex | None
     quotes: list[Quote] = []
     for qi, ((pieces, unclosed), (qs, qe)) in enumerate(zip(raw, qbounds)):
         qtext = " ".join(_WS.sub(" ", original[s:e]).strip() for s, e in pieces).strip()
-        prev_end = qbounds[qi - 1][1] if qi > 0 else 0
         next_start = qbounds[qi + 1][0] if qi + 1 < len(qbounds) else len(text)
         att = _attribute(ctx, qs, qe, quotes[-1] if quotes else None, next_start)
         q = Quote(qtext, qs, qe, list(pieces), partial=att["partial"] or _is_title(qtext), unclosed=unclosed)

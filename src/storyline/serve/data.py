@@ -17,7 +17,6 @@ import time
 from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -615,7 +614,6 @@ def highlight(text: str, enrichment: dict | None, event: dict | None) -> list[li
                 for m in re.finditer(r"\b" + re.escape(alias) + r"\b", text):
                     spans.append((m.start(), m.end(), f"ent ent-{kind}", f"{kind}: {en['name']}"))
     n = len(text)
-    quote_at = [None] * 0
     # boundaries -> pieces; a piece carries the quote (if any) and the entity (if any) covering it
     cuts = {0, n}
     for s, e, _, _ in spans:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from storyline.clean import clean_document
 from storyline.pipeline import Pipeline, RunSummary
-from storyline.records import Problem, RawDocument
+from storyline.records import RawDocument
 
 
 class DocumentPipeline(Pipeline):
@@ -29,18 +28,4 @@ class DocumentPipeline(Pipeline):
     def ingest(self, inputs: Sequence[str]) -> None:
         if self._docs is None:
             return super().ingest(inputs)
-        batch = []
-        seen: set[str] = set()
-        for doc in self._docs:
-            self.summary.read += 1
-            article = clean_document(doc, self.config.clean)
-            if isinstance(article, Problem):
-                self.summary.problems.append(article)
-            elif article.id in seen:
-                self.summary.problems.append(Problem(doc.origin, f"duplicate id {article.id!r} in this batch"))
-            else:
-                seen.add(article.id)
-                batch.append(article)
-        for result in self.store.add_articles(batch):
-            setattr(self.summary, result, getattr(self.summary, result) + 1)
-        self.store.log_problems(self.summary.problems)
+        self.ingest_documents(self._docs)

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from storyline.records import Article
-from storyline.synthesize.comparison import compare, load_outlet_meta, outlet_of
+from storyline.synthesize.comparison import compare, load_outlet_meta
 from storyline.synthesize.overview import storyline_overview
 from storyline.synthesize.summary import SummaryConfig, summarize
 from storyline.synthesize.support import EventIndex, SupportConfig

@@ -32,7 +32,7 @@ from ..ingest.feeds import _Entry, _entry_document, looks_like_feed
 from ..ingest.fetch import looks_like_html
 from ..pipeline import Pipeline, RunSummary
 from ..progress import Progress
-from ..records import Article, Problem, RawDocument
+from ..records import Problem, RawDocument
 from ..store import Store
 from .http import Fetcher, HostGate, PollError, Response, page_html
 from .state import FeedState, PendingEntry, WatchState
@@ -44,23 +44,7 @@ class WatchPipeline(Pipeline):
     """The pipeline of ``storyline run``, fed documents the watcher already fetched."""
 
     def ingest(self, inputs: Sequence[RawDocument]) -> None:  # type: ignore[override]
-        from storyline.clean import clean_document
-
-        batch: list[Article] = []
-        seen: set[str] = set()
-        for item in inputs:
-            self.summary.read += 1
-            article = clean_document(item, self.config.clean)
-            if isinstance(article, Problem):
-                self.summary.problems.append(article)
-            elif article.id in seen:
-                self.summary.problems.append(Problem(item.origin, f"duplicate id {article.id!r} in this run"))
-            else:
-                seen.add(article.id)
-                batch.append(article)
-        for result in self.store.add_articles(batch):
-            setattr(self.summary, result, getattr(self.summary, result) + 1)
-        self.store.log_problems(self.summary.problems)
+        self.ingest_documents(inputs)
 
 
 @dataclass(slots=True)
