@@ -223,7 +223,6 @@ def main() -> None:
 
     import sqlite3
 
-    import httpx
 
     conn = sqlite3.connect(db)
     n_articles = conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]

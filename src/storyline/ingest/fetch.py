@@ -146,26 +146,37 @@ def fetch(url: str, config: IngestConfig, *, max_bytes: int | None = None) -> Fe
                     continue
                 if not 200 <= response.status_code < 300:
                     raise FetchError(f"HTTP {response.status_code} {response.reason_phrase}".strip())
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > limit:
-                    raise FetchError(f"response too large ({human_size(int(declared))} > {human_size(limit)})")
-                body = bytearray()
-                try:
-                    for chunk in response.iter_bytes():  # decoded: a gzip bomb is capped too
-                        body.extend(chunk)
-                        if len(body) > limit:
-                            raise FetchError(f"response larger than {human_size(limit)}")
-                        if time.monotonic() > deadline:
-                            raise FetchError("download too slow, gave up")
-                except httpx.TimeoutException as exc:
-                    raise FetchError(f"timed out after {config.fetch_timeout_s:g} s") from exc
-                except httpx.HTTPError as exc:
-                    raise FetchError(f"download failed ({_describe(exc)})") from exc
+                body = read_body(response, limit, deadline, config.fetch_timeout_s)
                 content_type, charset = parse_content_type(response.headers.get("content-type", ""))
-                return FetchResult(url, response.status_code, content_type, charset, bytes(body))
+                return FetchResult(url, response.status_code, content_type, charset, body)
             finally:
                 response.close()
     raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+
+class DownloadError(FetchError):
+    """The body of a response could not be read whole (a watcher may retry it at once)."""
+
+
+def read_body(response: httpx.Response, limit: int, deadline: float, timeout_s: float) -> bytes:
+    """The body of a streamed response, refused past ``limit`` bytes (declared or actual, after
+    content decoding, so a gzip bomb is capped too) or past the ``deadline`` (time.monotonic())."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise FetchError(f"response too large ({human_size(int(declared))} > {human_size(limit)})")
+    body = bytearray()
+    try:
+        for chunk in response.iter_bytes():
+            body.extend(chunk)
+            if len(body) > limit:
+                raise FetchError(f"response larger than {human_size(limit)}")
+            if time.monotonic() > deadline:
+                raise FetchError("download too slow, gave up")
+    except httpx.TimeoutException as exc:
+        raise FetchError(f"timed out after {timeout_s:g} s") from exc
+    except httpx.HTTPError as exc:
+        raise DownloadError(f"download failed ({_describe(exc)})") from exc
+    return bytes(body)
 
 
 def _describe(exc: Exception) -> str:

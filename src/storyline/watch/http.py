@@ -24,13 +24,15 @@ from ..ingest.fetch import (
     HTML_TYPES,
     MAX_REDIRECTS,
     USER_AGENT,
+    DownloadError,
     FetchError,
     _check_url,
     _describe,
     looks_like_html,
     parse_content_type,
+    read_body,
 )
-from ..ingest.files import IngestError, human_size
+from ..ingest.files import IngestError
 
 _REDIRECTS = {301, 302, 303, 307, 308}
 _RETRY_STATUS = {429, 500, 502, 503, 504}
@@ -102,23 +104,12 @@ def get(url: str, config: IngestConfig, *, timeout_s: float, headers: dict[str, 
                     raise PollError(f"HTTP {status} {response.reason_phrase}".strip(),
                                     retry_now=status in _RETRY_STATUS,
                                     retry_after=_retry_after(response.headers.get("retry-after")))
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > limit:
-                    raise PollError(f"response too large ({human_size(int(declared))} > {human_size(limit)})")
-                body = bytearray()
                 try:
-                    for chunk in response.iter_bytes():
-                        body.extend(chunk)
-                        if len(body) > limit:
-                            raise PollError(f"response larger than {human_size(limit)}")
-                        if time.monotonic() > deadline:
-                            raise PollError("download too slow, gave up")
-                except httpx.TimeoutException as exc:
-                    raise PollError(f"timed out after {timeout_s:g} s") from exc
-                except httpx.HTTPError as exc:
-                    raise PollError(f"download failed ({_describe(exc)})", retry_now=True) from exc
+                    body = read_body(response, limit, deadline, timeout_s)
+                except FetchError as exc:
+                    raise PollError(str(exc), retry_now=isinstance(exc, DownloadError)) from exc
                 content_type, charset = parse_content_type(response.headers.get("content-type", ""))
-                return Response(url, status, content_type, charset, bytes(body),
+                return Response(url, status, content_type, charset, body,
                                 etag=response.headers.get("etag"),
                                 last_modified=response.headers.get("last-modified"))
             finally:
