@@ -20,6 +20,31 @@ app.add_typer(eval_app, name="eval")
 
 EXIT_SKIPPED = 3  # the run finished but some inputs were skipped (each named on stderr)
 
+# Options shared by run, batch and watch: one definition each.
+Inputs = Annotated[list[str], typer.Argument(help="Files, folders, feed or page URLs, in any mix.")]
+OutDir = Annotated[Path, typer.Option("--out", "-o", help="Output folder: storyline.db, export.json, report.html.")]
+AllowPrivate = Annotated[bool, typer.Option(help="Let fetches reach private/loopback addresses.")]
+NoFetch = Annotated[bool, typer.Option("--no-fetch", help="Never fetch pages linked from feeds.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+NoSynthesize = Annotated[bool, typer.Option("--no-synthesize", help="Skip summaries and comparisons.")]
+SummaryJson = Annotated[Optional[Path], typer.Option(help="Also write the run's figures as JSON here.")]
+
+
+def make_config(*, allow_private_urls: bool = False, no_fetch: bool = False, quiet: bool = False,
+                no_synthesize: bool = False) -> Config:
+    config = Config()
+    config.ingest.allow_private_urls = allow_private_urls
+    config.ingest.fetch_linked_pages = not no_fetch
+    config.progress = not quiet
+    config.synthesize = not no_synthesize
+    return config
+
+
+def report_problems(problems) -> None:
+    err = Console(stderr=True)
+    for problem in problems:
+        err.print(f"[yellow]skipped[/] {problem.item}: {problem.reason}", highlight=False, soft_wrap=True)
+
 
 def print_summary(summary, console: Console) -> None:
     table = Table(title="storyline run", show_header=False, box=None, pad_edge=False)
@@ -40,28 +65,23 @@ def print_summary(summary, console: Console) -> None:
 
 @app.command()
 def run(
-    inputs: Annotated[list[str], typer.Argument(help="Files, folders, feed or page URLs, in any mix.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: storyline.db, export.json, report.html.")],
+    inputs: Inputs,
+    out: OutDir,
     db: Annotated[Optional[str], typer.Option(help="Store: a SQLite path or a postgresql:// URL (default OUT/storyline.db).")] = None,
-    allow_private_urls: Annotated[bool, typer.Option(help="Let fetches reach private/loopback addresses.")] = False,
-    no_fetch: Annotated[bool, typer.Option("--no-fetch", help="Never fetch pages linked from feeds.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    no_synthesize: Annotated[bool, typer.Option("--no-synthesize", help="Skip summaries and comparisons.")] = False,
-    summary_json: Annotated[Optional[Path], typer.Option(help="Also write the run's figures as JSON here.")] = None,
+    allow_private_urls: AllowPrivate = False,
+    no_fetch: NoFetch = False,
+    quiet: Quiet = False,
+    no_synthesize: NoSynthesize = False,
+    summary_json: SummaryJson = None,
 ) -> None:
     """Read INPUTS, store them in OUT/storyline.db, group them into events and storylines, and
     write OUT/export.json and OUT/report.html. Running again adds only what is new."""
     from storyline.pipeline import run as run_pipeline
 
-    config = Config()
-    config.ingest.allow_private_urls = allow_private_urls
-    config.ingest.fetch_linked_pages = not no_fetch
-    config.progress = not quiet
-    config.synthesize = not no_synthesize
-    err = Console(stderr=True)
+    config = make_config(allow_private_urls=allow_private_urls, no_fetch=no_fetch, quiet=quiet,
+                         no_synthesize=no_synthesize)
     summary = run_pipeline(inputs, out, config, db=db)
-    for problem in summary.problems:
-        err.print(f"[yellow]skipped[/] {problem.item}: {problem.reason}", highlight=False, soft_wrap=True)
+    report_problems(summary.problems)
     print_summary(summary, Console(stderr=True))
     if summary_json:
         summary_json.write_text(json.dumps(summary.to_dict(), indent=1), encoding="utf-8")
@@ -94,12 +114,12 @@ def eval_events(
 @app.command()
 def watch(
     feeds: Annotated[Path, typer.Argument(help="Text file of RSS/Atom URLs (one a line, # comments) or OPML.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: storyline.db, export.json, report.html.")],
+    out: OutDir,
     interval: Annotated[float, typer.Option(min=1.0, help="Seconds between two polls of one feed.")] = 300.0,
     once: Annotated[bool, typer.Option("--once", help="Poll every feed once now, process, exit.")] = False,
     max_cycles: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many cycles.")] = None,
-    allow_private_urls: Annotated[bool, typer.Option(help="Let fetches reach private/loopback addresses.")] = False,
-    no_synthesize: Annotated[bool, typer.Option("--no-synthesize", help="Skip summaries and comparisons.")] = False,
+    allow_private_urls: AllowPrivate = False,
+    no_synthesize: NoSynthesize = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every poll, not only failures.")] = False,
 ) -> None:
     """Poll FEEDS (conditional GET, polite per host, back-off on failures), fetch new articles and
@@ -114,11 +134,8 @@ def watch(
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     if not verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    config = Config()
+    config = make_config(allow_private_urls=allow_private_urls, quiet=True, no_synthesize=no_synthesize)
     config.watch.interval_s = interval
-    config.ingest.allow_private_urls = allow_private_urls
-    config.progress = False
-    config.synthesize = not no_synthesize
     try:
         watcher = run_watch(feeds, out, config, once=once, max_cycles=max_cycles)
     except FeedListError as exc:
@@ -133,18 +150,18 @@ def watch(
 @app.command()
 def batch(
     inputs: Annotated[list[str], typer.Argument(help="Files (JSONL, Parquet, any kind run reads), folders, URLs.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: storyline.db, export.json, report.html.")],
+    out: OutDir,
     engine: Annotated[str, typer.Option(help="Distributed engine (only 'dask').")] = "dask",
     scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address (tcp://host:8786); "
                                                           "default: a LocalCluster.")] = None,
     partitions: Annotated[Optional[int], typer.Option(min=1, help="Input partitions (default: by size).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="LocalCluster worker processes.")] = 2,
     threads: Annotated[int, typer.Option(min=1, help="LocalCluster threads per worker.")] = 1,
-    allow_private_urls: Annotated[bool, typer.Option(help="Let fetches reach private/loopback addresses.")] = False,
-    no_fetch: Annotated[bool, typer.Option("--no-fetch", help="Never fetch pages linked from feeds.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    no_synthesize: Annotated[bool, typer.Option("--no-synthesize", help="Skip summaries and comparisons.")] = False,
-    summary_json: Annotated[Optional[Path], typer.Option(help="Also write the run's figures as JSON here.")] = None,
+    allow_private_urls: AllowPrivate = False,
+    no_fetch: NoFetch = False,
+    quiet: Quiet = False,
+    no_synthesize: NoSynthesize = False,
+    summary_json: SummaryJson = None,
 ) -> None:
     """Like run, with reading, cleaning, embedding and enrichment as Dask tasks over partitions
     (models loaded once per worker); the store and export are the same as run's. See the README, "storyline batch"."""
@@ -152,17 +169,13 @@ def batch(
 
     if engine != "dask":
         raise typer.BadParameter(f"unknown engine {engine!r}; only 'dask' is supported", param_hint="--engine")
-    config = Config()
-    config.ingest.allow_private_urls = allow_private_urls
-    config.ingest.fetch_linked_pages = not no_fetch
-    config.progress = not quiet
-    config.synthesize = not no_synthesize
+    config = make_config(allow_private_urls=allow_private_urls, no_fetch=no_fetch, quiet=quiet,
+                         no_synthesize=no_synthesize)
     err = Console(stderr=True)
     result = run_batch(inputs, out, config, scheduler=scheduler, partitions=partitions, workers=workers,
                        threads_per_worker=threads)
     summary = result.summary
-    for problem in summary.problems:
-        err.print(f"[yellow]skipped[/] {problem.item}: {problem.reason}", highlight=False, soft_wrap=True)
+    report_problems(summary.problems)
     print_summary(summary, err)
     err.print(f"dask: {result.workers} workers at {result.scheduler}, {result.partitions} partitions,"
               f" {result.chunks} embed/enrich chunks", highlight=False)
