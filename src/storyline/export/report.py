@@ -10,6 +10,11 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from storyline.store import Store
 
 
+def safe_link(url: str | None) -> str | None:
+    """An article URL fit for an href: http(s) only (a feed may carry ``javascript:`` URLs)."""
+    return url if url and url.lower().startswith(("http://", "https://")) else None
+
+
 def _axis(events: list[dict]) -> list[dict]:
     """Positions (0-100 %) of dated events on a time axis, for the storyline's chart."""
     dated = [e for e in events if e["date"]]
@@ -18,8 +23,13 @@ def _axis(events: list[dict]) -> list[dict]:
     days = [dt.date.fromisoformat(e["date"][:10]).toordinal() for e in dated]
     lo, hi = min(days), max(days)
     span = max(hi - lo, 1)
-    return [{"x": 2 + 90 * (d - lo) / span, "label": e["date"][:10], "title": e["title"]}
-            for d, e in zip(days, dated)]
+    points, last_label_x = [], -100.0
+    for d, e in sorted(zip(days, dated), key=lambda p: p[0]):
+        x = 2 + 90 * (d - lo) / span
+        show = x - last_label_x >= 9  # a date label needs ~9 % of the width: skip ones that would overlap
+        points.append({"x": x, "label": e["date"][:10] if show else "", "title": f'{e["date"][:10]}: {e["title"]}'})
+        last_label_x = x if show else last_label_x
+    return points
 
 
 def render_report(document: dict, problems: list[dict]) -> str:
@@ -31,7 +41,8 @@ def render_report(document: dict, problems: list[dict]) -> str:
         members = []
         for eid in s["event_ids"]:
             e = dict(events[eid])
-            e["articles"] = [articles[a] for a in e["article_ids"] if a in articles]
+            e["articles"] = [{**articles[a], "link": safe_link(articles[a].get("url"))}
+                             for a in e["article_ids"] if a in articles]
             e["outlets"] = sorted({a["source"] or a["id"] for a in e["articles"]})
             e["numbers"] = {a["id"]: n for n, a in enumerate(e["articles"], 1)}  # citations show [n]
             e["labels"] = {a["id"]: " · ".join(x for x in (a["source"], a["title"], a["id"]) if x)
