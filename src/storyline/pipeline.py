@@ -200,14 +200,15 @@ class Pipeline:
     def sentence_vectors(self, article: Article) -> np.ndarray:
         return self.sentences.encode(article_sentences(article))
 
-    def dedup(self, articles: list[Article], events: list[Event]) -> None:
+    def dedup(self, articles: list[Article], events: list[Event], features: ArticleFeatures) -> None:
         by_id = {a.id: a for a in articles}
+        row_of = {a: r for r, a in enumerate(features.ids)}
         links = find_copies(articles, self.config.dedup)
         copied = {link.article_id for link in links}
         members = [[by_id[i] for i in e.article_ids] for e in events]
         links += find_rewrites(
             members,
-            lambda arts: self.store.embeddings(MODEL_NAME, [a.id for a in arts]),
+            lambda arts: features.embeddings[[row_of[a.id] for a in arts]],  # loaded once, by cluster
             self.sentence_vectors, copied, self.config.dedup,
         )
         self.store.replace_duplicates(links)
@@ -262,10 +263,10 @@ class Pipeline:
         articles = self.store.articles()
         self.summary.articles = len(articles)
         with self.stage("cluster"):
-            _, events, storylines = self.cluster(articles)
+            features, events, storylines = self.cluster(articles)
             self.store.save_clustering(events, storylines)
         with self.stage("dedup"):
-            self.dedup(articles, events)
+            self.dedup(articles, events, features)
         with self.stage("describe"):
             self.describe(articles, events)
             if self.config.synthesize:
