@@ -59,8 +59,8 @@ class ClusterConfig:
     window_days: float = 7.0  # articles further apart in known dates are not compared
     join_threshold: float = 0.25  # best event's linkage to join it (dev sets above)
     merge_threshold: float = 0.45  # two events a bridge article fits merge above this linkage
-    storyline_threshold: float = 0.45  # event-centroid similarity that links two events (samples' two
-    #   Paris summits link; checked on the dev sets' gold_topic by eye, not tuned: no storyline labels)
+    storyline_threshold: float = 0.45  # event-centroid similarity that links two events: set by hand
+    #   (the samples' two Paris summits link); not tuned, as no data set labels storylines
     storyline_embed_weight: float = 0.5  # rest is TF-IDF centroid cosine
     embed_weight: float = 0.35  # MiniLM cosine share of the pair similarity (dev sets above)
     names_weight: float = 0.2  # names-and-numbers TF-IDF share; the rest is TF-IDF over words
