@@ -140,3 +140,18 @@ def test_same_titled_input_twice_changes_nothing(tmp_path: Path) -> None:
     again = run([str(data)], out, quiet_config())
     assert again.new == 0 and again.unchanged == 24
     assert (out / "export.json").read_text(encoding="utf-8") == first
+
+
+def test_parallel_enrichment_stores_what_sequential_does(examples: Path, tmp_path: Path) -> None:
+    from storyline.store import Store
+
+    stored = {}
+    for name, workers in (("one", 1), ("two", 2)):
+        config = quiet_config()
+        config.synthesize = False
+        config.enrich.workers, config.enrich.parallel_min_articles, config.enrich.chunk = workers, 1, 2
+        run([str(examples)], tmp_path / name, config)
+        with Store(tmp_path / name / "storyline.db") as store:
+            ids = [a.id for a in store.articles()]
+            stored[name] = {k: {**v, "timings": None} for k, v in store.enrichment(ids).items()}
+    assert len(stored["one"]) == 5 and stored["one"] == stored["two"]

@@ -9,8 +9,11 @@ the next one.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +69,34 @@ class RunSummary:
             "duplicates": dict(self.duplicates), "events": self.events, "storylines": self.storylines,
             "stage_seconds": self.stage_seconds, "seconds": self.seconds,
         }
+
+
+def enrich_to_dicts(articles: list[Article]) -> list[dict]:
+    """Worker-process task: the enrichment of some articles, as the store keeps it."""
+    from storyline.enrich.enrichment import enrich_articles
+
+    return [r.to_dict() for r in enrich_articles(articles)]
+
+
+@contextmanager
+def _enrich_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """Spawned workers (never forked from a process that runs onnxruntime and faiss threads), each
+    with one BLAS thread, so that two of them share two cores without oversubscribing."""
+    saved = {k: os.environ.get(k) for k in _ONE_THREAD}
+    os.environ.update(_ONE_THREAD)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            pool.submit(int).result()  # start the workers while the one-thread settings are in force
+            yield pool
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def event_id_for(first_article_id: str) -> str:
@@ -154,13 +185,25 @@ class Pipeline:
 
     def enrich(self) -> None:
         """People, organisations, places, quotes and time expressions of every article not yet
-        enriched (cached in the store as JSON, so no article is read twice)."""
+        enriched (cached in the store as JSON, so no article is read twice). Large batches go to
+        worker processes; results are stored chunk by chunk, in order, so a killed run keeps them."""
         from storyline.enrich.enrichment import enrich_articles
 
+        cfg = self.config.enrich
         ids = self.store.missing_enrichment()
         task = self.progress.task("enrich", total=len(ids))
-        for start in range(0, len(ids), EMBED_BATCH):
-            articles = self.store.articles(ids[start:start + EMBED_BATCH])
+        chunks = [ids[i:i + cfg.chunk] for i in range(0, len(ids), cfg.chunk)]
+        if cfg.workers > 1 and len(ids) >= cfg.parallel_min_articles:
+            with _enrich_pool(cfg.workers) as pool:
+                window = cfg.workers * 3  # chunks in flight: bounds memory on huge runs
+                for start in range(0, len(chunks), window):
+                    batch = [self.store.articles(c) for c in chunks[start:start + window]]
+                    for articles, dicts in zip(batch, pool.map(enrich_to_dicts, batch)):
+                        self.store.put_enrichment({a.id: d for a, d in zip(articles, dicts)})
+                        task.advance(len(articles))
+            return
+        for chunk in chunks:
+            articles = self.store.articles(chunk)
             results = enrich_articles(articles)
             self.store.put_enrichment({a.id: r.to_dict() for a, r in zip(articles, results)})
             task.advance(len(articles))
