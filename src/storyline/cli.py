@@ -40,10 +40,19 @@ def make_config(*, allow_private_urls: bool = False, no_fetch: bool = False, qui
     return config
 
 
-def report_problems(problems) -> None:
+def finish(summary, figures: dict, summary_json: Path | None, extra: str = "") -> None:
+    """The end of run and batch: skipped items, the one-screen summary, the figures as JSON when
+    asked, and exit status 3 when something was skipped."""
     err = Console(stderr=True)
-    for problem in problems:
+    for problem in summary.problems:
         err.print(f"[yellow]skipped[/] {problem.item}: {problem.reason}", highlight=False, soft_wrap=True)
+    print_summary(summary, err)
+    if extra:
+        err.print(extra, highlight=False)
+    if summary_json:
+        summary_json.write_text(json.dumps(figures, indent=1), encoding="utf-8")
+    if summary.problems:
+        raise typer.Exit(EXIT_SKIPPED)
 
 
 def print_summary(summary, console: Console) -> None:
@@ -81,12 +90,7 @@ def run(
     config = make_config(allow_private_urls=allow_private_urls, no_fetch=no_fetch, quiet=quiet,
                          no_synthesize=no_synthesize)
     summary = run_pipeline(inputs, out, config, db=db)
-    report_problems(summary.problems)
-    print_summary(summary, Console(stderr=True))
-    if summary_json:
-        summary_json.write_text(json.dumps(summary.to_dict(), indent=1), encoding="utf-8")
-    if summary.problems:
-        raise typer.Exit(EXIT_SKIPPED)
+    finish(summary, summary.to_dict(), summary_json)
 
 
 @eval_app.command("events")
@@ -171,18 +175,11 @@ def batch(
         raise typer.BadParameter(f"unknown engine {engine!r}; only 'dask' is supported", param_hint="--engine")
     config = make_config(allow_private_urls=allow_private_urls, no_fetch=no_fetch, quiet=quiet,
                          no_synthesize=no_synthesize)
-    err = Console(stderr=True)
     result = run_batch(inputs, out, config, scheduler=scheduler, partitions=partitions, workers=workers,
                        threads_per_worker=threads)
-    summary = result.summary
-    report_problems(summary.problems)
-    print_summary(summary, err)
-    err.print(f"dask: {result.workers} workers at {result.scheduler}, {result.partitions} partitions,"
-              f" {result.chunks} embed/enrich chunks", highlight=False)
-    if summary_json:
-        summary_json.write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
-    if summary.problems:
-        raise typer.Exit(EXIT_SKIPPED)
+    finish(result.summary, result.to_dict(), summary_json,
+           extra=f"dask: {result.workers} workers at {result.scheduler}, {result.partitions} partitions,"
+                 f" {result.chunks} embed/enrich chunks")
 
 
 def _register_serve() -> None:
