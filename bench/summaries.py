@@ -39,6 +39,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 
 from storyline.config import EmbedConfig  # noqa: E402
 from storyline.enrich.embed import Embedder  # noqa: E402
+from storyline.evaluate.events import strip_gold  # noqa: E402
 from storyline.records import Article  # noqa: E402
 from storyline.synthesize import synthesize_event  # noqa: E402
 from storyline.synthesize.sentences import split_sentences, words  # noqa: E402
@@ -75,7 +76,7 @@ def load_events(path: Path) -> tuple[list[list[Article]], list[str], list[str]]:
             continue
         arts = []
         for r in rows:
-            clean = {k: v for k, v in r.items() if not k.startswith("gold_")}
+            clean = strip_gold(r)
             published = None
             if clean.get("date"):
                 published = dt.datetime.fromisoformat(clean["date"].replace("Z", "+00:00"))
@@ -293,7 +294,7 @@ def speed_50(events: list[list[Article]], embedder: Embedder) -> dict:
     if basil.exists():
         arts = []
         for line in basil.open():
-            r = {k: v for k, v in json.loads(line).items() if not k.startswith("gold_")}
+            r = strip_gold(json.loads(line))
             text = r.get("text") or ""
             arts.append(Article(id=r["id"], text=text, content_hash=hashlib.sha256(text.encode()).hexdigest(),
                                 title=r.get("title"), source=r.get("source")))

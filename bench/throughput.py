@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from storyline.evaluate.events import strip_gold
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "events"
 RESULTS = ROOT / "bench" / "results"
@@ -37,7 +39,7 @@ SETS = ["basil-dev", "ecbplus-dev", "allsides-dev", "uci-headlines"]
 
 def load(name: str) -> list[dict]:
     with (DATA / f"{name}.jsonl").open(encoding="utf-8") as f:
-        return [{k: v for k, v in json.loads(line).items() if not k.startswith("gold_")} for line in f]
+        return [strip_gold(json.loads(line)) for line in f]
 
 
 def synthetic(n: int, words: int = 500, seed: int = 7) -> list[dict]:

@@ -21,6 +21,7 @@ from storyline.batch import run_batch  # noqa: E402
 from storyline.batch.partitions import ParquetUnit, ShardUnit, plan_partitions, read_unit  # noqa: E402
 from storyline.batch.tasks import worker_info  # noqa: E402
 from storyline.config import Config  # noqa: E402
+from storyline.evaluate.events import strip_gold  # noqa: E402
 from storyline.export import validate_export  # noqa: E402
 from storyline.ingest import read_inputs  # noqa: E402
 from storyline.pipeline import run as run_pipeline  # noqa: E402
@@ -43,7 +44,7 @@ def _basil_records() -> list[dict]:
     with open(BASIL, encoding="utf-8") as fh:
         for line in fh:
             record = json.loads(line)
-            rows.append({k: v for k, v in record.items() if not k.startswith("gold_")})
+            rows.append(strip_gold(record))
             if len(rows) == N_BASIL:
                 break
     return rows

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from storyline.config import Config
+from storyline.evaluate.events import strip_gold
 from storyline.export import validate_export
 from storyline.pipeline import run
 
@@ -102,7 +103,7 @@ def test_bad_inputs_are_named_and_the_batch_goes_on(examples: Path, tmp_path: Pa
 def test_killed_run_is_completed_by_the_next(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (SHARED / "data/events/allsides-dev.jsonl").open()][:300]
     data = tmp_path / "in.jsonl"
-    data.write_text("\n".join(json.dumps({k: v for k, v in r.items() if not k.startswith("gold_")})
+    data.write_text("\n".join(json.dumps(strip_gold(r))
                               for r in rows) + "\n")
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "storyline.cli", "run", str(data), "--out", str(out), "-q"],
@@ -132,7 +133,7 @@ def test_killed_run_is_completed_by_the_next(tmp_path: Path) -> None:
 def test_same_titled_input_twice_changes_nothing(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (SHARED / "data/events/basil-dev.jsonl").open()][:24]
     data = tmp_path / "in.jsonl"
-    data.write_text("\n".join(json.dumps({k: v for k, v in r.items() if not k.startswith("gold_")})
+    data.write_text("\n".join(json.dumps(strip_gold(r))
                               for r in rows) + "\n")
     out = tmp_path / "out"
     run([str(data)], out, quiet_config())
