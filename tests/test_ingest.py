@@ -712,7 +712,7 @@ def test_decode_errors_are_ingest_errors() -> None:
 def test_pinned_request_keeps_name_for_host_and_tls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fetch_mod, "resolve", lambda host, port: [
         ipaddress.ip_address("2606:2800:220:1::1"), ipaddress.ip_address("93.184.216.34")])
-    target, headers, ext = fetch_mod._check_url("https://u:pw@bücher.example:8443/a?q=1#f",
+    target, headers, ext = fetch_mod.check_url("https://u:pw@bücher.example:8443/a?q=1#f",
                                                 IngestConfig())
     assert target == "https://93.184.216.34:8443/a?q=1"  # no credentials, no fragment
     assert headers == {"Host": "xn--bcher-kva.example:8443"}

@@ -27,6 +27,7 @@ AllowPrivate = Annotated[bool, typer.Option(help="Let fetches reach private/loop
 NoFetch = Annotated[bool, typer.Option("--no-fetch", help="Never fetch pages linked from feeds.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 NoSynthesize = Annotated[bool, typer.Option("--no-synthesize", help="Skip summaries and comparisons.")]
+Db = Annotated[Optional[str], typer.Option(help="Store: a SQLite path or a postgresql:// URL (default OUT/storyline.db).")]
 SummaryJson = Annotated[Optional[Path], typer.Option(help="Also write the run's figures as JSON here.")]
 
 
@@ -76,7 +77,7 @@ def print_summary(summary, console: Console) -> None:
 def run(
     inputs: Inputs,
     out: OutDir,
-    db: Annotated[Optional[str], typer.Option(help="Store: a SQLite path or a postgresql:// URL (default OUT/storyline.db).")] = None,
+    db: Db = None,
     allow_private_urls: AllowPrivate = False,
     no_fetch: NoFetch = False,
     quiet: Quiet = False,
@@ -122,13 +123,14 @@ def watch(
     interval: Annotated[float, typer.Option(min=1.0, help="Seconds between two polls of one feed.")] = 300.0,
     once: Annotated[bool, typer.Option("--once", help="Poll every feed once now, process, exit.")] = False,
     max_cycles: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many cycles.")] = None,
+    db: Db = None,
     allow_private_urls: AllowPrivate = False,
     no_synthesize: NoSynthesize = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every poll, not only failures.")] = False,
 ) -> None:
     """Poll FEEDS (conditional GET, polite per host, back-off on failures), fetch new articles and
-    process them into OUT/storyline.db like `storyline run`, rewriting OUT/export.json and
-    OUT/report.html. Stop with Ctrl-C; a restart resumes where it stopped."""
+    process them into the store (OUT/storyline.db, or --db) like `storyline run`, rewriting
+    OUT/export.json and OUT/report.html. Stop with Ctrl-C; a restart resumes where it stopped."""
     import logging
 
     from storyline.watch import FeedListError
@@ -141,7 +143,7 @@ def watch(
     config = make_config(allow_private_urls=allow_private_urls, quiet=True, no_synthesize=no_synthesize)
     config.watch.interval_s = interval
     try:
-        watcher = run_watch(feeds, out, config, once=once, max_cycles=max_cycles)
+        watcher = run_watch(feeds, out, config, once=once, max_cycles=max_cycles, db=db)
     except FeedListError as exc:
         Console(stderr=True).print(f"[red]error[/] {exc}", highlight=False)
         raise typer.Exit(2) from exc

@@ -93,13 +93,18 @@ def _body(entry: Any) -> tuple[str | None, bool]:
 
 
 @dataclass(slots=True)
-class _Entry:
+class FeedEntry:
+    """One feed entry as a document; ``needs_page`` when it holds only a teaser and its linked page
+    should be fetched (by :func:`parse_feed` here, or later by ``storyline watch``)."""
+
     doc: RawDocument
     needs_page: bool
 
 
-def _entry_document(entry: Any, number: int, origin: str, feed_title: str | None,
-                    feed_url: str | None, config: IngestConfig) -> _Entry | Problem:
+def entry_document(entry: Any, number: int, origin: str, feed_title: str | None,
+                   feed_url: str | None, config: IngestConfig) -> FeedEntry | Problem:
+    """A feedparser ``entry`` (the ``number``-th of the feed read from ``origin``) as a
+    :class:`FeedEntry`, or a Problem naming it when it has no text and no page to fetch."""
     item_origin = f"{origin}#{number}"
     link = entry.get("link") or None
     title = (entry.get("title") or "").strip() or None
@@ -132,10 +137,10 @@ def _entry_document(entry: Any, number: int, origin: str, feed_title: str | None
         published_at=published,
         author=(entry.get("author") or "").strip() or None,
     )
-    return _Entry(doc, needs_page)
+    return FeedEntry(doc, needs_page)
 
 
-def _complete(entry: _Entry, config: IngestConfig) -> Item:
+def _complete(entry: FeedEntry, config: IngestConfig) -> Item:
     """Swap a teaser for the linked page's HTML; on failure keep the teaser if there is one."""
     if not entry.needs_page:
         return entry.doc
@@ -175,19 +180,19 @@ def parse_feed(data: bytes, origin: str, config: IngestConfig, *, feed_url: str 
             yield Problem(origin, "feed has no entries")
         return
     feed_title = (parsed.feed.get("title") or "").strip() or None
-    entries: list[_Entry | Problem] = [
-        _entry_document(entry, number, origin, feed_title, feed_url, config)
+    entries: list[FeedEntry | Problem] = [
+        entry_document(entry, number, origin, feed_title, feed_url, config)
         for number, entry in enumerate(parsed.entries, 1)
     ]
-    pending = [e for e in entries if isinstance(e, _Entry) and e.needs_page]
+    pending = [e for e in entries if isinstance(e, FeedEntry) and e.needs_page]
     if not pending:
         for e in entries:
-            yield e.doc if isinstance(e, _Entry) else e
+            yield e.doc if isinstance(e, FeedEntry) else e
         return
     with ThreadPoolExecutor(max_workers=min(_FETCH_WORKERS, len(pending))) as pool:
         # map keeps the feed's order; results are yielded as soon as their turn comes.
         yield from pool.map(
-            lambda e: _complete(e, config) if isinstance(e, _Entry) else e, entries
+            lambda e: _complete(e, config) if isinstance(e, FeedEntry) else e, entries
         )
 
 

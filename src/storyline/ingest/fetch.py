@@ -80,8 +80,11 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     return addresses
 
 
-def _check_url(url: str, config: IngestConfig) -> tuple[str, dict[str, str], dict[str, str]]:
-    """Vet ``url``; return the URL to connect to, extra headers and request extensions."""
+def check_url(url: str, config: IngestConfig) -> tuple[str, dict[str, str], dict[str, str]]:
+    """Vet ``url`` before any request: http(s) only, and its host must resolve to public addresses
+    unless ``config.allow_private_urls``. Returns the URL to connect to (pinned to the vetted
+    address, so DNS cannot change between check and connect), extra headers and request extensions.
+    Raises FetchError naming what was refused."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError, TypeError) as exc:
@@ -132,14 +135,14 @@ def fetch(url: str, config: IngestConfig, *, max_bytes: int | None = None) -> Fe
         timeout=timeout, follow_redirects=False, trust_env=False, headers={"User-Agent": USER_AGENT}
     ) as client:
         for _hop in range(MAX_REDIRECTS + 1):
-            target, headers, extensions = _check_url(url, config)
+            target, headers, extensions = check_url(url, config)
             try:
                 request = client.build_request("GET", target, headers=headers, extensions=extensions)
                 response = client.send(request, stream=True)
             except httpx.TimeoutException as exc:
                 raise FetchError(f"timed out after {config.fetch_timeout_s:g} s") from exc
             except httpx.HTTPError as exc:
-                raise FetchError(f"unreachable ({_describe(exc)})") from exc
+                raise FetchError(f"unreachable ({describe_error(exc)})") from exc
             try:
                 if response.status_code in _REDIRECTS and "location" in response.headers:
                     url = urljoin(url, response.headers["location"])
@@ -175,11 +178,11 @@ def read_body(response: httpx.Response, limit: int, deadline: float, timeout_s: 
     except httpx.TimeoutException as exc:
         raise FetchError(f"timed out after {timeout_s:g} s") from exc
     except httpx.HTTPError as exc:
-        raise DownloadError(f"download failed ({_describe(exc)})") from exc
+        raise DownloadError(f"download failed ({describe_error(exc)})") from exc
     return bytes(body)
 
 
-def _describe(exc: Exception) -> str:
+def describe_error(exc: Exception) -> str:
     """The innermost useful message ("Connection refused" rather than a wrapper's repr)."""
     text = str(exc).strip()
     return text or type(exc).__name__

@@ -26,8 +26,8 @@ from ..ingest.fetch import (
     USER_AGENT,
     DownloadError,
     FetchError,
-    _check_url,
-    _describe,
+    check_url,
+    describe_error,
     looks_like_html,
     parse_content_type,
     read_body,
@@ -81,7 +81,7 @@ def get(url: str, config: IngestConfig, *, timeout_s: float, headers: dict[str, 
                       headers={"User-Agent": USER_AGENT}) as client:
         for _hop in range(MAX_REDIRECTS + 1):
             try:
-                target, pinned_headers, extensions = _check_url(url, config)
+                target, pinned_headers, extensions = check_url(url, config)
             except FetchError as exc:
                 raise PollError(str(exc)) from exc
             try:
@@ -91,7 +91,7 @@ def get(url: str, config: IngestConfig, *, timeout_s: float, headers: dict[str, 
             except httpx.TimeoutException as exc:
                 raise PollError(f"timed out after {timeout_s:g} s") from exc
             except httpx.HTTPError as exc:
-                raise PollError(f"unreachable ({_describe(exc)})", retry_now=True) from exc
+                raise PollError(f"unreachable ({describe_error(exc)})", retry_now=True) from exc
             try:
                 status = response.status_code
                 if status in _REDIRECTS and "location" in response.headers:

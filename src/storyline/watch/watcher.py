@@ -28,12 +28,12 @@ import feedparser
 
 from ..config import Config
 from ..ingest.encoding import looks_binary, strip_bom
-from ..ingest.feeds import _Entry, _entry_document, looks_like_feed
+from ..ingest.feeds import FeedEntry, entry_document, looks_like_feed
 from ..ingest.fetch import looks_like_html
 from ..pipeline import Pipeline, RunSummary
 from ..progress import Progress
 from ..records import Problem, RawDocument
-from ..store import Store
+from ..store import open_store
 from .http import Fetcher, HostGate, PollError, Response, page_html
 from .state import FeedState, PendingEntry, WatchState
 
@@ -102,8 +102,8 @@ def parse_feed_entries(poll: FeedPoll, config: Config) -> None:
         poll.malformed = str(bozo).strip() or type(bozo).__name__
     feed_title = (parsed.feed.get("title") or "").strip() or None
     for number, entry in enumerate(parsed.entries, 1):
-        item = _entry_document(entry, number, poll.url, feed_title, poll.response.url, config.ingest)
-        if isinstance(item, _Entry):
+        item = entry_document(entry, number, poll.url, feed_title, poll.response.url, config.ingest)
+        if isinstance(item, FeedEntry):
             item.doc.origin = _entry_origin(poll.url, item.doc.id)
             poll.entries.append((item.doc, item.needs_page))
         else:
@@ -111,14 +111,17 @@ def parse_feed_entries(poll: FeedPoll, config: Config) -> None:
 
 
 class Watcher:
-    """Polls ``feeds`` into ``out_dir/storyline.db``. Use as a context manager or call :meth:`close`."""
+    """Polls ``feeds`` into a store: ``db`` (a SQLite path or a PostgreSQL URL; default
+    ``out_dir/storyline.db``), writing export.json and report.html to ``out_dir``. Use as a context
+    manager or call :meth:`close`."""
 
-    def __init__(self, feeds: Sequence[str], out_dir: str | Path, config: Config | None = None) -> None:
+    def __init__(self, feeds: Sequence[str], out_dir: str | Path, config: Config | None = None,
+                 db: str | Path | None = None) -> None:
         self.feeds = list(dict.fromkeys(feeds))
         self.config = config or Config()
         self.out = Path(out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
-        self.store = Store(self.out / "storyline.db")
+        self.store = open_store(db or self.out / "storyline.db")
         self.state = WatchState(self.store)
         w = self.config.watch
         self.fetcher = Fetcher(self.config.ingest, timeout_s=w.timeout_s, retries=w.retries,
@@ -308,10 +311,8 @@ class Watcher:
 
     def _store_incomplete(self) -> bool:
         """Articles a killed process stored but did not finish (no embedding or no event yet)."""
-        row = self.store.conn.execute(
-            "SELECT COUNT(*) FROM articles a LEFT JOIN event_articles e ON e.article_id = a.id"
-            " WHERE e.article_id IS NULL").fetchone()
-        return bool(row[0]) or not (self.out / "export.json").exists() and self.store.article_count() > 0
+        return bool(self.state.unclustered()) or (
+            not (self.out / "export.json").exists() and self.store.article_count() > 0)
 
     def _process(self, ready: list[PendingEntry], report: CycleReport) -> None:
         from storyline.export import write_outputs
@@ -357,13 +358,13 @@ def _seconds(value: float) -> str:
 
 
 def watch(feeds_file: str | Path, out_dir: str | Path, config: Config | None = None, *, once: bool = False,
-          max_cycles: int | None = None) -> Watcher:
+          max_cycles: int | None = None, db: str | Path | None = None) -> Watcher:
     """Read the FEEDS file and run a watcher on it (returns it, closed, for its counters)."""
     from .feedlist import read_feed_list
 
     feeds = read_feed_list(feeds_file)
-    with Watcher(feeds, out_dir, config) as watcher:
-        log.info("watching %d feeds into %s", len(feeds), watcher.out)
+    with Watcher(feeds, out_dir, config, db) as watcher:
+        log.info("watching %d feeds into %s", len(feeds), getattr(watcher.store, "url", None) or watcher.store.path)
         try:
             watcher.run(once=once, max_cycles=max_cycles)
         except KeyboardInterrupt:
