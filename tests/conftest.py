@@ -25,3 +25,47 @@ def examples(tmp_path: Path) -> Path:
 def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "storyline.cli", *args], capture_output=True, text=True,
                           timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """A PostgreSQL server for the tests that run on both backends: ``STORYLINE_TEST_PG_URL`` when set
+    (``.ci/run`` sets it), else ``scripts/pg.sh`` (a throwaway server on loopback; as root it
+    installs Debian's postgresql). Without either the test skips and says why; STORYLINE_TEST_PG=0
+    turns PostgreSQL tests off."""
+    import os
+
+    if os.environ.get("STORYLINE_TEST_PG") == "0":
+        pytest.skip("PostgreSQL tests turned off (STORYLINE_TEST_PG=0)")
+    url = os.environ.get("STORYLINE_TEST_PG_URL")
+    if url:
+        return url  # given: it must work, so a dead server fails the tests rather than skipping them
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    have_server = bool(list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))) or shutil.which("initdb")
+    if not root and not have_server:
+        pytest.skip("no PostgreSQL: set STORYLINE_TEST_PG_URL=postgresql://... or run as root "
+                    "(scripts/pg.sh then installs and starts one)")
+    proc = subprocess.run([str(ROOT / "scripts" / "pg.sh")], capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        message = f"scripts/pg.sh could not start PostgreSQL: {proc.stderr.strip()[-1500:]}"
+        if root:
+            pytest.fail(message)
+        pytest.skip(message)
+    return proc.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def pg_schema_url(pg_url: str):
+    """The URL of a fresh, empty schema in the test server (``?schema=``), dropped afterwards."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from storyline.store.postgres import _split_url
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    yield pg_url + ("&" if "?" in pg_url else "?") + f"schema={schema}"
+    engine = sa.create_engine(_split_url(pg_url)[0])
+    with engine.begin() as c:
+        c.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
