@@ -489,3 +489,38 @@ def test_killed_watcher_loses_nothing(site: Site, tmp_path: Path) -> None:
     ids = stored_ids(out)
     assert sorted(ids) == ["urn:test:s1", "urn:test:s2", "urn:test:s3"]
     assert set(entry_status(out).values()) == {"done"}
+
+
+@pytest.mark.slow
+def test_watcher_on_postgres_fails_retries_and_resumes(site: Site, tmp_path: Path, pg_schema_url: str) -> None:
+    """The same feed state on a PostgreSQL store: a failing page is retried, nothing is stored twice,
+    and a second watcher (another machine, say) on the same database fetches nothing again."""
+    from storyline.store import open_store
+
+    out = tmp_path / "out"
+    items = [("g1", True), ("g2", False)]
+    site.routes["/g.xml"] = feed_route(site, items)
+    site.routes["/p/g2.html"] = page_route("g2", fail_first=2)  # one poll's request + retry fail
+    config = quick_config(retries=0, backoff_s=0.0, backoff_max_s=0.0)
+    with Watcher([site.url("/g.xml")], out, config, db=pg_schema_url) as watcher:
+        first = watcher.cycle()
+        assert first.new_articles == 1  # g2's page failed: it waits, with its teaser, in the store
+        assert watcher.state.counts() == {"done": 1, "pending": 1}
+        while watcher.state.counts().get("pending"):
+            watcher.cycle()
+        assert watcher.state.counts() == {"done": 2}
+        assert watcher.state.feed(site.url("/g.xml")).etag
+    assert not (out / "storyline.db").exists()  # everything went to PostgreSQL
+    with open_store(pg_schema_url) as store:
+        texts = {a.id: a.text for a in store.articles()}
+        assert sorted(texts) == ["urn:test:g1", "urn:test:g2"]
+        assert "chamber of commerce" in texts["urn:test:g2"]  # the page, not the teaser
+        assert len(store.assignments()) == 2
+    before = len(site.requests)
+    with Watcher([site.url("/g.xml")], out, config, db=pg_schema_url) as watcher:
+        report = watcher.cycle(force=True)
+        assert (report.polled, report.not_modified, report.new_articles) == (1, 1, 0)
+        assert watcher._pipeline is None  # nothing new: the models are not even loaded
+    assert [p for p, _, _ in site.requests[before:]] == ["/g.xml"]
+    with open_store(pg_schema_url) as store:
+        assert store.article_count() == 2
