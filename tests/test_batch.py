@@ -211,3 +211,17 @@ def test_without_scheduler_a_local_cluster_is_started_and_closed(examples: Path,
     assert (result.summary.new, result.summary.events) == (5, 2)
     assert len(result.worker_pids) >= 1 and all(pid != os.getpid() for pid in result.worker_pids)
     validate_export(json.loads((tmp_path / "out" / "export.json").read_text(encoding="utf-8")))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_batch_into_postgres_writes_what_run_writes(client, examples: Path, tmp_path: Path,
+                                                     pg_schema_url: str) -> None:
+    """A team's cluster writes into a shared PostgreSQL store: same events and export as run."""
+    config = _config(synthesize=False)
+    run_pipeline([str(examples)], tmp_path / "run", config)
+    done = run_cli("batch", str(examples), "--out", str(tmp_path / "batch"), "--db", pg_schema_url,
+                   "--scheduler", client.scheduler.address, "--quiet", "--no-synthesize")
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "batch" / "storyline.db").exists()
+    assert (tmp_path / "batch" / "export.json").read_bytes() == (tmp_path / "run" / "export.json").read_bytes()

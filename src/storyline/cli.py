@@ -163,6 +163,7 @@ def batch(
     partitions: Annotated[Optional[int], typer.Option(min=1, help="Input partitions (default: by size).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="LocalCluster worker processes.")] = 2,
     threads: Annotated[int, typer.Option(min=1, help="LocalCluster threads per worker.")] = 1,
+    db: Db = None,
     allow_private_urls: AllowPrivate = False,
     no_fetch: NoFetch = False,
     quiet: Quiet = False,
@@ -178,7 +179,7 @@ def batch(
     config = make_config(allow_private_urls=allow_private_urls, no_fetch=no_fetch, quiet=quiet,
                          no_synthesize=no_synthesize)
     result = run_batch(inputs, out, config, scheduler=scheduler, partitions=partitions, workers=workers,
-                       threads_per_worker=threads)
+                       threads_per_worker=threads, db=db)
     finish(result.summary, result.to_dict(), summary_json,
            extra=f"dask: {result.workers} workers at {result.scheduler}, {result.partitions} partitions,"
                  f" {result.chunks} embed/enrich chunks")

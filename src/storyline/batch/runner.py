@@ -35,7 +35,7 @@ from storyline.enrich.embed import MODEL_NAME
 from storyline.pipeline import EMBED_BATCH, INGEST_BATCH, Pipeline, RunSummary, embedding_text
 from storyline.progress import Progress
 from storyline.records import Article, Problem
-from storyline.store import Store
+from storyline.store import Store, open_store
 
 DEFAULT_WORKERS = 2
 DEFAULT_THREADS = 1
@@ -141,12 +141,14 @@ def run_batch(
     workers: int = DEFAULT_WORKERS,
     threads_per_worker: int = DEFAULT_THREADS,
     client=None,
+    db: str | Path | None = None,
 ) -> BatchResult:
     """Process ``inputs`` into ``out_dir`` (``storyline.db``, ``export.json``, ``report.html``) as
     ``storyline.pipeline.run`` does, with reading, cleaning, embedding and enrichment as Dask tasks.
 
     ``client``: an existing ``distributed.Client`` (else one is made from ``scheduler``, or a new
-    ``LocalCluster`` of ``workers`` x ``threads_per_worker``)."""
+    ``LocalCluster`` of ``workers`` x ``threads_per_worker``). ``db``: the store, a SQLite path or a
+    PostgreSQL URL (default ``out_dir/storyline.db``); only the client writes to it."""
     from storyline.export import write_outputs
 
     config = copy.deepcopy(config or Config())
@@ -162,7 +164,7 @@ def run_batch(
         summary.stage_seconds[name] = summary.stage_seconds.get(name, 0.0) + time.perf_counter() - start
 
     t0 = time.perf_counter()
-    with Store(out / "storyline.db") as store, Progress(enabled=config.progress) as progress:
+    with open_store(db or out / "storyline.db") as store, Progress(enabled=config.progress) as progress:
         if client is None:
             ctx = dask_client(scheduler, workers, threads_per_worker)
         else:
