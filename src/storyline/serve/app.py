@@ -169,8 +169,9 @@ def _page(items: list, page: int, per_page: int) -> dict:
 
 def create_app(db_path: str | Path, token: str | None = None, *, max_body: int = MAX_BODY,
                max_batch: int = MAX_BATCH, embedder: Any = "auto", warm: bool = True) -> FastAPI:
-    """The app over one store. ``embedder``: "auto" loads MiniLM (in the background when ``warm``),
-    None disables meaning search, or pass an object with ``encode(list[str])``."""
+    """The app over one store: ``db_path`` is a SQLite file or a PostgreSQL URL. ``embedder``: "auto"
+    loads MiniLM (in the background when ``warm``), None disables meaning search, or pass an object
+    with ``encode(list[str])``."""
     if embedder == "auto":
         from storyline.config import Config
         from storyline.enrich.embed import Embedder
@@ -208,7 +209,10 @@ def create_app(db_path: str | Path, token: str | None = None, *, max_body: int =
         import anyio.to_thread
 
         anyio.to_thread.current_default_thread_limiter().total_tokens = int(os.environ.get("STORYLINE_THREADS", "8"))
-        yield
+        try:
+            yield
+        finally:
+            repo.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -478,8 +482,9 @@ def create_app(db_path: str | Path, token: str | None = None, *, max_body: int =
         return _page(items, page, per_page)
 
     @app.get("/api/search", tags=["read"], summary="Search articles by words and meaning",
-             description='mode=hybrid (default) fuses FTS5 word ranking (BM25; "quoted phrases" kept) and '
-                         "embedding similarity by reciprocal rank fusion; words or meaning use one of them.")
+             description='mode=hybrid (default) fuses full-text word ranking (SQLite FTS5 BM25, or PostgreSQL '
+                         'tsvector ts_rank_cd; "quoted phrases" kept) and embedding similarity by reciprocal rank '
+                         "fusion; words or meaning use one of them.")
     async def api_search(q: Annotated[str, Query(min_length=1, max_length=fts.MAX_QUERY_CHARS)],
                          mode: Literal["hybrid", "words", "meaning"] = "hybrid", page: PageNo = 1,
                          per_page: Annotated[int, Query(ge=1, le=100)] = 20):
@@ -589,14 +594,12 @@ def create_app(db_path: str | Path, token: str | None = None, *, max_body: int =
                     p.sentences = CachedEmbedder(embedder, repo.writer)
                 state["pipeline"] = p
             summary = state["pipeline"].add_documents(docs)
-            fts.refresh_index(repo.writer.conn)
+            repo.db.refresh_search()
         repo.changed()
         if summary.problems and not (summary.new or summary.updated or summary.unchanged):
             raise HTTPException(422, {"message": "nothing was added",
                                       "problems": [{"item": p.item, "problem": p.reason} for p in summary.problems]})
-        event_of = dict(repo.conn().execute(
-            f"SELECT article_id, event_id FROM event_articles WHERE article_id IN ({','.join('?' * len(docs))})",
-            [d.id for d in docs]).fetchall())
+        event_of = repo.events_of([d.id for d in docs])
         out = {"received": len(docs), "new": summary.new, "updated": summary.updated,
                "unchanged": summary.unchanged,
                "skipped": [{"item": p.item, "problem": p.reason} for p in summary.problems],

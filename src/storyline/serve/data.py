@@ -1,17 +1,17 @@
-"""Read side of the web app: per-thread SQLite connections, a snapshot of the store's overview
-(rebuilt when the database changes), and the view models of each page.
+"""Read side of the web app: per-thread connections to the store (SQLite or PostgreSQL, see
+:mod:`storyline.serve.backend`), a snapshot of the store's overview (rebuilt when the store changes),
+and the view models of each page.
 
-Every query is parameterised; identifiers from requests are only ever bound values. Readers never
-write: the FTS index and new articles go through the one writer connection, under a lock.
+Every query is parameterised; identifiers from requests are only ever bound values. The SQL is the
+same on both backends except JSON field access and search. Readers never write: the full-text index
+and new articles go through the one writer store, under a lock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
+import logging
 import re
-import sqlite3
 import threading
 import time
 from collections import Counter, OrderedDict, defaultdict
@@ -20,11 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from storyline.store import Store
 from storyline.store import search as fts
 from storyline.synthesize.sentences import split_sentences
 
+from .backend import json_value, open_db
 from .charts import parse_when, short, time_axis
+
+log = logging.getLogger(__name__)
 
 ENTITY_KINDS = {"PERSON": "People", "ORG": "Organisations", "PLACE": "Places", "OTHER": "Other"}
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -104,14 +106,17 @@ def fold(name: str) -> str:
 class Repo:
     """The store as the web app sees it."""
 
-    def __init__(self, db_path: str | Path, embedder=None) -> None:
-        self.path = Path(db_path)
-        if not self.path.exists():
-            raise FileNotFoundError(f"no storyline database at {self.path}")
-        self.writer = Store(self.path)
+    def __init__(self, target: str | Path, embedder=None) -> None:
+        """``target``: a SQLite file (which must exist) or a PostgreSQL URL."""
+        self.db = open_db(target)
+        self.writer = self.db.writer
         self.write_lock = threading.Lock()
-        with self.write_lock:
-            fts.refresh_index(self.writer.conn)
+        try:
+            with self.write_lock:
+                self.db.refresh_search()
+        except BaseException:
+            self.db.close()
+            raise
         self._local = threading.local()
         self._gen: tuple | None = None
         self._gen_checked = 0.0
@@ -126,36 +131,26 @@ class Repo:
 
     # -- connections and change detection -------------------------------------------------------
 
-    def conn(self) -> sqlite3.Connection:
-        c = getattr(self._local, "conn", None)
-        if c is None:
-            c = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            c.row_factory = sqlite3.Row
-            c.execute("PRAGMA query_only = ON")
-            c.execute("PRAGMA busy_timeout = 5000")
-            self._local.conn = c
-        return c
+    def rows(self, sql: str, params=()) -> list:
+        """Rows of a parameterised query (``?`` placeholders), indexable by position and name."""
+        return self.db.rows(sql, params)
+
+    def close(self) -> None:
+        self.db.close()
 
     def generation(self, force: bool = False) -> tuple:
-        """Changes whenever the database file or its WAL changes (checked at most every second)."""
+        """Changes whenever the store changes (checked at most every second): the SQLite file's and
+        WAL's mtime and size, or PostgreSQL's write counter (see :mod:`storyline.serve.backend`)."""
         now = time.monotonic()
         if force or self._gen is None or now - self._gen_checked > 1.0:
-            parts = []
-            for suffix in ("", "-wal"):
-                try:
-                    st = os.stat(str(self.path) + suffix)
-                    parts += [st.st_mtime_ns, st.st_size]
-                except OSError:
-                    parts += [0, 0]
-            gen = tuple(parts)
+            gen = self.db.stamp()
             if self._gen is not None and gen != self._gen:
                 with self.write_lock:  # a run from the command line may have added articles
                     try:
-                        fts.refresh_index(self.writer.conn)
-                    except sqlite3.OperationalError:  # that run holds the write lock: next time
-                        pass
-                st = [os.stat(str(self.path) + s) for s in ("", "-wal") if os.path.exists(str(self.path) + s)]
-                gen = tuple(x for s in st for x in (s.st_mtime_ns, s.st_size))
+                        self.db.refresh_search()
+                    except self.db.busy_errors as e:  # that run holds the write lock: next time
+                        log.debug("search index not refreshed yet: %s", e)
+                gen = self.db.stamp()
             self._gen, self._gen_checked = gen, now
         return self._gen
 
@@ -176,18 +171,15 @@ class Repo:
             return self._snap
 
     def _build_snapshot(self, gen: tuple) -> Snapshot:
-        c = self.conn()
+        rows = self.db.rows
         events: dict[str, EventRow] = {}
-        for r in c.execute(
-                "SELECT id, storyline_id, title, date, json_extract(data, '$.enrichment.entities'),"
-                " json_extract(data, '$.enrichment.quotes'), json_extract(data, '$.summary[0].text')"
-                " FROM events"):
+        for r in rows(f"SELECT id, storyline_id, title, date, {self.db.EVENT_FIELDS} FROM events"):
             events[r[0]] = EventRow(id=r[0], storyline_id=r[1] or "", title=r[2] or "", date=r[3],
                                     entities=_json_list(r[4]), quotes=_json_list(r[5]), lead=r[6] or "")
         outlets_of: dict[str, set] = defaultdict(set)
         outlets: Counter = Counter()
         n_articles = 0
-        for eid, source, published in c.execute(
+        for eid, source, published in rows(
                 "SELECT ea.event_id, a.source, a.published_at FROM event_articles ea"
                 " JOIN articles a ON a.id = ea.article_id"):
             e = events.get(eid)
@@ -201,17 +193,17 @@ class Repo:
                     e.first_seen = published
                 if e.last_seen is None or published > e.last_seen:
                     e.last_seen = published
-        for source, n in c.execute("SELECT source, COUNT(*) FROM articles WHERE source IS NOT NULL GROUP BY source"):
+        for source, n in rows("SELECT source, COUNT(*) FROM articles WHERE source IS NOT NULL GROUP BY source"):
             outlets[source] = n
-        n_articles = c.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
-        n_dups = c.execute("SELECT COUNT(*) FROM duplicates").fetchone()[0]
+        n_articles = rows("SELECT COUNT(*) FROM articles")[0][0]
+        n_dups = rows("SELECT COUNT(*) FROM duplicates")[0][0]
         for eid, s in outlets_of.items():
             events[eid].outlets = sorted(s)
         newest = sorted(events.values(), key=EventRow.sort_key, reverse=True)
         storylines = []
         storyline_of = {}
-        for sid, title, data in c.execute("SELECT id, title, data FROM storylines"):
-            d = json.loads(data or "{}")
+        for sid, title, data in rows("SELECT id, title, data FROM storylines"):
+            d = json_value(data, {})
             members = [events[i] for i in d.get("event_ids", []) if i in events]
             whens = sorted(w for w in (e.when for e in members) if w)
             s = {"id": sid, "title": title or (members[0].title if members else ""),
@@ -267,11 +259,11 @@ class Repo:
     # -- single records -----------------------------------------------------------------------------
 
     def event_articles(self, event_id: str) -> list[dict]:
-        rows = self.conn().execute(
+        rows = self.db.rows(
             "SELECT a.id, a.title, a.source, a.url, a.published_at, a.author, a.text, ea.event_id,"
             " d.of_id, d.kind, d.score FROM event_articles ea JOIN articles a ON a.id = ea.article_id"
             " LEFT JOIN duplicates d ON d.article_id = a.id WHERE ea.event_id = ?"
-            " ORDER BY a.published_at IS NULL, a.published_at, a.seq", (event_id,)).fetchall()
+            " ORDER BY a.published_at IS NULL, a.published_at, a.seq", (event_id,))
         return [_article_dict(r) for r in rows]
 
     def event(self, event_id: str) -> dict | None:
@@ -280,13 +272,16 @@ class Repo:
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        r = self.conn().execute("SELECT id, storyline_id, title, date, data, updated_at FROM events WHERE id = ?",
-                                (event_id,)).fetchone()
-        if r is None:
+        found = self.db.rows("SELECT id, storyline_id, title, date, data, updated_at FROM events WHERE id = ?",
+                             (event_id,))
+        if not found:
             return None
-        data = json.loads(r["data"] or "{}")
+        r = found[0]
+        data = json_value(r["data"], {})
+        if not isinstance(data, dict):
+            data = {}
         enrichment = data.get("enrichment") or {}
-        ids = [a[0] for a in self.conn().execute(
+        ids = [a[0] for a in self.db.rows(
             "SELECT ea.article_id FROM event_articles ea JOIN articles a ON a.id = ea.article_id"
             " WHERE ea.event_id = ? ORDER BY a.seq", (event_id,))]
         out = {"id": r["id"], "storyline_id": r["storyline_id"] or "", "title": r["title"] or "",
@@ -298,27 +293,29 @@ class Repo:
         return out
 
     def article(self, article_id: str) -> dict | None:
-        r = self.conn().execute(
+        found = self.db.rows(
             "SELECT a.*, ea.event_id, d.of_id, d.kind, d.score FROM articles a"
             " LEFT JOIN event_articles ea ON ea.article_id = a.id"
-            " LEFT JOIN duplicates d ON d.article_id = a.id WHERE a.id = ?", (article_id,)).fetchone()
-        if r is None:
+            " LEFT JOIN duplicates d ON d.article_id = a.id WHERE a.id = ?", (article_id,))
+        if not found:
             return None
+        r = found[0]
         a = _article_dict(r)
-        a["removed"] = json.loads(r["removed"] or "[]")
+        a["removed"] = json_value(r["removed"], [])
         a["origin"] = display_origin(r["origin"])
         a["content_hash"] = r["content_hash"]
         a["copied_by"] = [{"id": x[0], "kind": x[1], "score": x[2], "title": x[3], "source": x[4]}
-                          for x in self.conn().execute(
+                          for x in self.db.rows(
                               "SELECT d.article_id, d.kind, d.score, a.title, a.source FROM duplicates d"
                               " JOIN articles a ON a.id = d.article_id WHERE d.of_id = ? ORDER BY d.score DESC",
                               (article_id,))]
         of = a.get("duplicate_of") or a.get("rewrite_of")
         if of:
-            row = self.conn().execute("SELECT title, source FROM articles WHERE id = ?", (of,)).fetchone()
+            found = self.db.rows("SELECT title, source FROM articles WHERE id = ?", (of,))
+            row = found[0] if found else None
             a["copy_of"] = {"id": of, "title": row[0] if row else None, "source": row[1] if row else None}
-        enr = self.conn().execute("SELECT data FROM article_enrichment WHERE article_id = ?", (article_id,)).fetchone()
-        a["enrichment"] = json.loads(enr[0]) if enr else None
+        enr = self.db.rows("SELECT data FROM article_enrichment WHERE article_id = ?", (article_id,))
+        a["enrichment"] = json_value(enr[0][0]) if enr else None
         return a
 
     def articles_page(self, offset: int, limit: int, event: str | None = None,
@@ -333,10 +330,10 @@ class Repo:
         cond = (" WHERE " + " AND ".join(where)) if where else ""
         base = (" FROM articles a LEFT JOIN event_articles ea ON ea.article_id = a.id"
                 " LEFT JOIN duplicates d ON d.article_id = a.id" + cond)
-        total = self.conn().execute("SELECT COUNT(*)" + base, args).fetchone()[0]
-        rows = self.conn().execute(
+        total = self.db.rows("SELECT COUNT(*)" + base, args)[0][0]
+        rows = self.db.rows(
             "SELECT a.id, a.title, a.source, a.url, a.published_at, a.author, ea.event_id, d.of_id, d.kind,"
-            " d.score" + base + " ORDER BY a.seq DESC LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
+            " d.score" + base + " ORDER BY a.seq DESC LIMIT ? OFFSET ?", (*args, limit, offset))
         return total, [_article_dict(r) for r in rows]
 
     # -- search ---------------------------------------------------------------------------------------
@@ -351,12 +348,7 @@ class Repo:
         with self._vec_lock:
             if self._vectors is not None and self._vectors[0] == gen:
                 return self._vectors[1], self._vectors[2]
-            rows = self.conn().execute(
-                "SELECT a.seq, e.vector FROM embeddings e JOIN articles a ON a.id = e.article_id"
-                " WHERE e.model = ? ORDER BY a.seq", (MODEL_NAME,)).fetchall()
-            seqs = np.array([r[0] for r in rows], dtype=np.int64)
-            matrix = (np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows]) if rows
-                      else np.zeros((0, 384), dtype=np.float32))
+            matrix, seqs = self.db.vectors(MODEL_NAME)
             self._vectors = (gen, matrix, seqs)
             return matrix, seqs
 
@@ -377,18 +369,26 @@ class Repo:
         if mode in ("hybrid", "meaning") and self.embedder is not None:
             matrix, seqs = self.vectors()
             qv = self.query_vector(query)
-        return fts.search(self.conn(), query, mode=mode, matrix=matrix, seqs=seqs, query_vector=qv,
-                          offset=offset, limit=limit)
+        return fts.search(None, query, mode=mode, matrix=matrix, seqs=seqs, query_vector=qv,
+                          offset=offset, limit=limit, words_backend=self.db.words_backend())
 
     def article_rows(self, ids: list[str]) -> dict[str, dict]:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self.conn().execute(
+        rows = self.db.rows(
             "SELECT a.id, a.title, a.source, a.url, a.published_at, a.author, ea.event_id, d.of_id, d.kind,"
             f" d.score, substr(a.text, 1, 400) AS lead FROM articles a LEFT JOIN event_articles ea ON ea.article_id = a.id"
-            f" LEFT JOIN duplicates d ON d.article_id = a.id WHERE a.id IN ({marks})", ids).fetchall()
+            f" LEFT JOIN duplicates d ON d.article_id = a.id WHERE a.id IN ({marks})", ids)
         return {r["id"]: _article_dict(r) for r in rows}
+
+    def events_of(self, article_ids: list[str]) -> dict[str, str]:
+        """article id -> event id, for the given articles."""
+        if not article_ids:
+            return {}
+        marks = ",".join("?" * len(article_ids))
+        return {r[0]: r[1] for r in self.db.rows(
+            f"SELECT article_id, event_id FROM event_articles WHERE article_id IN ({marks})", article_ids)}
 
     # -- event page view model ---------------------------------------------------------------------
 
@@ -453,13 +453,10 @@ class Repo:
         return view
 
 
-def _json_list(value: str | None) -> list:
+def _json_list(value) -> list:
     if not value:
         return []
-    try:
-        v = json.loads(value)
-    except ValueError:
-        return []
+    v = json_value(value, [])
     return v if isinstance(v, list) else []
 
 
@@ -471,7 +468,7 @@ def role_of(entity: dict) -> str | None:
     return role or None
 
 
-def _article_dict(r: sqlite3.Row) -> dict:
+def _article_dict(r) -> dict:
     keys = r.keys()
     kind = r["kind"] if "kind" in keys else None
     of = r["of_id"] if "of_id" in keys else None

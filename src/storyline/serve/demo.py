@@ -50,3 +50,30 @@ def build_demo_store(inputs: Sequence[str], out: Path, enrich: bool = True) -> P
     if enrich:
         enrich_store(db)
     return db
+
+
+def copy_store(source, target) -> None:
+    """Copy every table a store serves (articles in insertion order, embeddings, events with their
+    documents, storylines, duplicate links, enrichment) from one open store into another, empty one,
+    through the store interface: e.g. a SQLite store into PostgreSQL, to serve it from there."""
+    from storyline.enrich.embed import MODEL_NAME
+
+    articles = source.articles()
+    target.add_articles(articles)
+    missing = set(source.missing_embeddings(MODEL_NAME))
+    ids = [a.id for a in articles if a.id not in missing]
+    if ids:
+        target.put_embeddings(MODEL_NAME, ids, source.embeddings(MODEL_NAME, ids))
+    events, storylines = source.events(), source.storylines()
+    target.save_clustering(events, storylines)
+    target.replace_duplicates(source.duplicates())
+    for e in events:
+        target.set_event_title(e.id, e.title)
+        data = source.event_data(e.id)
+        if data:
+            target.set_event_data(e.id, data)
+    for s in storylines:
+        target.set_storyline_title(s.id, s.title, source.storyline_data(s.id))
+    enrichment = source.enrichment([a.id for a in articles])
+    if enrichment:
+        target.put_enrichment(enrichment)

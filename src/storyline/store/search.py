@@ -1,4 +1,6 @@
 """Search over the store: SQLite FTS5 for words and phrases, embeddings for meaning, one ranking.
+(PostgreSQL stores use their own full-text machinery, :mod:`storyline.store.pg_search`, with the same
+query rules, markers and fusion.)
 
 The FTS5 table ``search_fts`` lives in the same database as the articles (rowid = ``articles.seq``);
 ``search_fts_state`` remembers the content hash each row was indexed from, so :func:`refresh_index`
@@ -87,20 +89,30 @@ def _quote(token: str) -> str:
     return '"' + token.replace('"', '""') + '"'
 
 
-def fts_query(text: str, any_term: bool = False) -> str | None:
-    """An FTS5 MATCH expression from what a user typed: "quoted phrases" stay phrases, other words
-    are terms, all ANDed (or ORed with ``any_term``). None when nothing searchable is left."""
+def query_parts(text: str) -> list[tuple[bool, str]]:
+    """What a user typed as (is_phrase, words) parts: "quoted phrases" stay phrases, other words are
+    terms; stop words are dropped unless nothing else is left; at most MAX_TERMS parts, no repeats.
+    Both backends build their query from these parts, never from the raw text."""
     text = text[:MAX_QUERY_CHARS]
-    parts: list[str] = []
+    parts: list[tuple[bool, str]] = []
     for phrase in _PHRASE.findall(text):
         tokens = _WORD.findall(phrase)
         if tokens:
-            parts.append(_quote(" ".join(tokens)))
+            parts.append((True, " ".join(tokens)))
     rest = _PHRASE.sub(" ", text)
     words = _WORD.findall(rest)
     content = [w for w in words if w.casefold() not in STOPWORDS]
-    parts += [_quote(t) for t in (content if content or parts else words)]
-    parts = list(dict.fromkeys(parts))[:MAX_TERMS]
+    parts += [(False, t) for t in (content if content or parts else words)]
+    unique: dict[str, tuple[bool, str]] = {}
+    for part in parts:  # a one-word phrase and the same word are one part
+        unique.setdefault(part[1], part)
+    return list(unique.values())[:MAX_TERMS]
+
+
+def fts_query(text: str, any_term: bool = False) -> str | None:
+    """An FTS5 MATCH expression from what a user typed: "quoted phrases" stay phrases, other words
+    are terms, all ANDed (or ORed with ``any_term``). None when nothing searchable is left."""
+    parts = [_quote(t) for _, t in query_parts(text)]
     if not parts:
         return None
     return (" OR " if any_term else " AND ").join(parts)
@@ -113,7 +125,7 @@ class Hit:
     score: float = 0.0  # fused (RRF) score
     word_rank: int | None = None  # 1-based rank among word matches
     meaning_rank: int | None = None
-    bm25: float | None = None
+    bm25: float | None = None  # the word score: FTS5's bm25 (lower is better) or PostgreSQL's ts_rank_cd
     cosine: float | None = None
     snippet: str | None = None  # with HIT_OPEN / HIT_CLOSE around matched words
     matched: str = ""  # "words", "meaning" or "both"
@@ -176,15 +188,38 @@ def meaning_search(matrix: np.ndarray, seqs: np.ndarray, query_vector: np.ndarra
     return [(int(seqs[i]), float(sims[i])) for i in top if sims[i] >= min_cosine]
 
 
-def search(conn: sqlite3.Connection, query: str, *, mode: str = "hybrid",
+class SqliteWords:
+    """Word search, snippets and ids on a SQLite connection (FTS5): what :func:`search` uses by default.
+    A PostgreSQL store passes :class:`storyline.store.pg_search.PgWords`, which has the same methods."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def word_search(self, query: str, limit: int = 200) -> tuple[list[tuple[int, float]], bool]:
+        return word_search(self.conn, query, limit)
+
+    def snippets(self, query: str, seqs: list[int], any_term: bool) -> dict[int, str]:
+        return snippets(self.conn, query, seqs, any_term)
+
+    def article_ids(self, seqs: list[int]) -> dict[int, str]:
+        if not seqs:
+            return {}
+        marks = ",".join("?" * len(seqs))
+        return dict(self.conn.execute(f"SELECT seq, id FROM articles WHERE seq IN ({marks})", seqs))
+
+
+def search(conn: sqlite3.Connection | None, query: str, *, mode: str = "hybrid",
            matrix: np.ndarray | None = None, seqs: np.ndarray | None = None,
-           query_vector: np.ndarray | None = None, offset: int = 0, limit: int = 20) -> SearchResult:
-    """Words (FTS5), meaning (cosine to ``query_vector`` over ``matrix`` rows = ``seqs``) or both."""
+           query_vector: np.ndarray | None = None, offset: int = 0, limit: int = 20,
+           words_backend=None) -> SearchResult:
+    """Words (FTS5, or ``words_backend``), meaning (cosine to ``query_vector`` over ``matrix`` rows =
+    ``seqs``) or both."""
+    backend = words_backend if words_backend is not None else SqliteWords(conn)
     result = SearchResult(query=query, mode=mode)
     words: list[tuple[int, float]] = []
     meaning: list[tuple[int, float]] = []
     if mode in ("hybrid", "words"):
-        words, result.any_term = word_search(conn, query)
+        words, result.any_term = backend.word_search(query)
     if mode in ("hybrid", "meaning") and matrix is not None and query_vector is not None:
         meaning = meaning_search(matrix, seqs, query_vector)
     fused = fuse([s for s, _ in words], [s for s, _ in meaning])
@@ -192,11 +227,8 @@ def search(conn: sqlite3.Connection, query: str, *, mode: str = "hybrid",
     page = fused[offset:offset + limit]
     word_at = {s: (i + 1, b) for i, (s, b) in enumerate(words)}
     meaning_at = {s: (i + 1, c) for i, (s, c) in enumerate(meaning)}
-    ids = {}
-    if page:
-        marks = ",".join("?" * len(page))
-        ids = dict(conn.execute(f"SELECT seq, id FROM articles WHERE seq IN ({marks})", [s for s, _ in page]))
-    snips = snippets(conn, query, [s for s, _ in page if s in word_at], result.any_term)
+    ids = backend.article_ids([s for s, _ in page]) if page else {}
+    snips = backend.snippets(query, [s for s, _ in page if s in word_at], result.any_term)
     for seq, score in page:
         if seq not in ids:
             continue
