@@ -1,14 +1,19 @@
-"""The HTTP API and the pages of `storyline serve`, in-process (FastAPI TestClient).
+"""The HTTP API and the pages of `storyline serve`, in-process (FastAPI TestClient), on both stores.
 
 One store is built from the five seed articles per module; an event gets a small hand-written
 enrichment (entities, quotes, timeline) so those endpoints have something to return whether or not
-the enrichment stage has run. Tests that write work on their own copy.
+the enrichment stage has run. Every test that takes the store runs twice: on that SQLite file and on
+a copy of it in a PostgreSQL schema (from STORYLINE_TEST_PG_URL or scripts/pg.sh, see
+tests/serve_backends.py; skipped with the reason when there is no server). Tests that write work on
+their own copy.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -20,6 +25,9 @@ from fastapi.testclient import TestClient  # noqa: E402
 from storyline.export.json_export import export_schema  # noqa: E402
 from storyline.serve.app import create_app  # noqa: E402
 from storyline.store import Store  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve_backends import pg_copy, store_on  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "s3cret-token"
@@ -43,7 +51,7 @@ ENRICHMENT = {
 
 
 @pytest.fixture(scope="module")
-def seeds_store(tmp_path_factory) -> Path:
+def sqlite_seeds(tmp_path_factory) -> Path:
     from storyline.serve.demo import build_demo_store
 
     out = tmp_path_factory.mktemp("api")
@@ -60,6 +68,16 @@ def seeds_store(tmp_path_factory) -> Path:
     return db
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def seeds_store(request, sqlite_seeds) -> str | Path:
+    """The seeds store: the SQLite file, or a copy of it in a fresh PostgreSQL schema (its URL)."""
+    if request.param == "sqlite":
+        yield sqlite_seeds
+    else:
+        with pg_copy(sqlite_seeds) as url:
+            yield url
+
+
 @pytest.fixture(scope="module")
 def client(seeds_store):
     app = create_app(seeds_store, token=TOKEN, warm=False)
@@ -68,10 +86,10 @@ def client(seeds_store):
 
 
 @pytest.fixture
-def store_copy(seeds_store, tmp_path) -> Path:
-    target = tmp_path / "store"
-    shutil.copytree(seeds_store.parent, target)
-    return target / "storyline.db"
+def store_copy(seeds_store, sqlite_seeds, tmp_path):
+    """A private copy of the seeds store on the same backend (a path or a URL)."""
+    with store_on("sqlite" if isinstance(seeds_store, Path) else "postgres", sqlite_seeds, tmp_path) as target:
+        yield target
 
 
 def big_event(client) -> dict:
@@ -173,9 +191,15 @@ def test_search(client):
     meaning = client.get("/api/search", params={"q": "continental allies left out of peace negotiations",
                                                 "mode": "meaning"}).json()
     assert meaning["items"] and all(i["cosine"] > 0.25 for i in meaning["items"])
-    # FTS5 syntax in the query is plain text, never an error
-    for q in ['NEAR(a b) OR "', "title:Paris", "a AND", "*", "'; DROP TABLE articles; --"]:
-        assert client.get("/api/search", params={"q": q}).status_code == 200, q
+    # FTS5 and tsquery syntax in the query is plain text, never an error
+    for q in ['NEAR(a b) OR "', "title:Paris", "a AND", "*", "'; DROP TABLE articles; --", "Paris & !Macron | x",
+              "talks:* <-> (leaders", "\\", "'Paris'", "a <2> b", "%s %(x)s ?", "--", '"""']:
+        for mode in ("hybrid", "words"):
+            assert client.get("/api/search", params={"q": q, "mode": mode}).status_code == 200, q
+    # the operators are words like any other: "Paris & !Macron" finds what "Paris Macron" finds
+    plain = client.get("/api/search", params={"q": "Paris Macron", "mode": "words"}).json()["items"]
+    ops = client.get("/api/search", params={"q": "Paris & !Macron", "mode": "words"}).json()["items"]
+    assert [i["article_id"] for i in ops] == [i["article_id"] for i in plain]
     assert client.get("/api/search", params={"q": ""}).status_code == 422
     assert client.get("/api/search", params={"q": "x" * 501}).status_code == 422
     assert client.get("/api/search", params={"q": "paris", "mode": "magic"}).status_code == 422
@@ -353,10 +377,16 @@ def test_script_in_title_and_text_shows_as_text_everywhere(store_copy):
 
 def test_serve_command_refuses_a_missing_store(tmp_path):
     import subprocess
-    import sys
 
     r = subprocess.run([sys.executable, "-m", "storyline.serve", "--db", str(tmp_path / "nope.db")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "no storyline database" in r.stderr
     r = subprocess.run([sys.executable, "-m", "storyline.serve", "--help"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "--token" in r.stdout and "127.0.0.1" in r.stdout
+    # an unreachable PostgreSQL server: a one-line reason, never the password
+    r = subprocess.run([sys.executable, "-m", "storyline.serve", "--db",
+                        "postgresql://someone:hunter2@127.0.0.1:1/storyline"], capture_output=True, text=True,
+                       timeout=120, env={**os.environ, "COLUMNS": "300"})
+    said = " ".join(r.stderr.replace("│", " ").split())
+    assert r.returncode != 0 and "cannot open postgresql://someone:***@127.0.0.1:1/storyline" in said, said
+    assert "hunter2" not in r.stderr and "Traceback" not in r.stderr
