@@ -70,3 +70,57 @@ def test_paraphrase_is_a_rewrite_but_other_coverage_is_not() -> None:
         copied=set(), config=DedupConfig(),
     )
     assert [(l.article_id, l.of_id, l.kind) for l in links] == [("rw", "000", "rewrite")]
+
+
+# -- the persistent LSH index: copies found by indexed look-ups in later runs ------------------------
+
+def _check_in_runs(store, runs: list[list[Article]], config: DedupConfig):
+    """Add each run's articles and check them against the store, as the pipeline's dedup stage does."""
+    from storyline.dedup import find_new_copies
+
+    found = []
+    for run in runs:
+        store.add_articles(run)
+        result = find_new_copies(store.articles(store.missing_minhashes()), store, config)
+        store.put_minhashes(result.signatures, result.bands, result.links)
+        found.append(result)
+    return found
+
+
+def test_near_copy_added_in_a_later_run_is_found_in_the_lsh_table(tmp_path: Path) -> None:
+    from storyline.store import Store
+
+    texts = {name: seed(name) for name in ("000", "001", "002", "003", "004")}
+    wire = texts["000"]
+    edited = wire.replace("Paris", "PARIS", 1) + " Updated at noon."
+    runs = [
+        [article(n, t) for n, t in texts.items()],
+        [article("copy", wire), article("outlet", edited)],
+        [article("late-outlet", edited + " Corrected.")],
+    ]
+    config = DedupConfig()
+    with Store(tmp_path / "s.db") as store:
+        found = _check_in_runs(store, runs, config)
+        links = {(l.article_id, l.of_id, l.kind) for l in store.duplicates()}
+    everything = [a for run in runs for a in run]
+    assert links == {(l.article_id, l.of_id, l.kind) for l in find_copies(everything, config)}
+    assert ("copy", "000", "exact") in links and ("outlet", "000", "near") in links
+    assert ("late-outlet", "000", "near") in links or ("late-outlet", "outlet", "near") in links
+    # Work is bounded by the candidates sharing a band, not by the store: the last run's one article
+    # compared its signature with the two copies of its story at most, never with the other seeds.
+    assert found[-1].compared <= 2
+
+
+def test_lsh_work_does_not_grow_with_the_store(tmp_path: Path) -> None:
+    from storyline.store import Store
+
+    config = DedupConfig()
+    base = seed("001").split()
+    store_articles = [article(f"s{i}", " ".join(base[i % 50:] + [f"unique{i}-{j}" for j in range(40)]))
+                      for i in range(300)]
+    probe = article("probe", seed("004"))
+    with Store(tmp_path / "s.db") as store:
+        small = _check_in_runs(store, [store_articles[:30], [probe]], config)[-1]
+        probe2 = article("probe2", seed("004") + " Again.")
+        big = _check_in_runs(store, [store_articles[30:], [probe2]], config)[-1]
+    assert small.compared == 0 and big.compared == 1  # only the earlier probe shares its bands

@@ -79,6 +79,21 @@ def test_rerun_is_idempotent_and_adds_only_new(examples: Path, tmp_path: Path) -
         assert db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0] == 5
 
 
+def test_seeds_one_at_a_time_give_the_events_of_one_batch(examples: Path, tmp_path: Path) -> None:
+    """Incremental runs (each loading only the hot set) end where one batch ends."""
+    out = tmp_path / "out"
+    config = quiet_config()
+    config.synthesize = False
+    for name in sorted(os.listdir(examples)):
+        one = tmp_path / name.split("_")[0]
+        one.mkdir()
+        (one / name).write_bytes((examples / name).read_bytes())
+        run([str(one)], out, config)
+    document = load_export(out)
+    assert groups(document) == {frozenset({"000", "001", "002", "003"}), frozenset({"004"})}
+    assert len(document["storylines"]) == 1 and len(document["storylines"][0]["event_ids"]) == 2
+
+
 def test_bad_inputs_are_named_and_the_batch_goes_on(examples: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad"
     bad.mkdir()

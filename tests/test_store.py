@@ -518,3 +518,73 @@ def test_pipeline_on_postgres_writes_the_same_outputs_as_on_sqlite(pg_backend, t
     run_on(pg, tmp_path / "pg-again")
     assert pg.article_count() == before
     assert (tmp_path / "pg-again" / "export.json").read_bytes() == (tmp_path / "pg" / "export.json").read_bytes()
+
+
+# -- incremental clustering and the persistent LSH index (both backends) ------------------------------
+
+def test_update_clustering_writes_only_what_changed(store):
+    store.add_articles([art(i) for i in "abcde"])
+    store.update_clustering(
+        [Event("e1", ["a", "b"], date=dt.date(2024, 1, 2), storyline_id="s1", last_day=19724.0, last_seq=2),
+         Event("e2", ["c"], storyline_id="s1", last_day=None, last_seq=3)],
+        members_changed=["e1", "e2"], meta={"max_day": "19724.0"})
+    assert store.unclustered() == ["d", "e"]
+    assert store.hot_assignments() == {"a": "e1", "b": "e1", "c": "e2"}
+    assert [s.event_ids for s in store.storylines()] == [["e1", "e2"]]
+    assert {e.id for e in store.dirty_events()} == {"e1", "e2"}
+    assert store.meta("max_day") == "19724.0"
+    store.clear_dirty(["e1", "e2"])
+    assert store.dirty_events() == []
+
+    # e1 closes (keeps its members, leaves the hot set, its centroid joins the events-level index);
+    # e2 takes d; e3 starts with e in its own storyline. Memberships of e1 are not rewritten.
+    store.update_clustering(
+        [Event("e1", ["a", "b"], storyline_id="s1", last_day=19724.0, last_seq=2, open=False),
+         Event("e2", ["c", "d"], storyline_id="s1", last_seq=4),
+         Event("e3", ["e"], storyline_id="s3", last_seq=5)],
+        members_changed=["e2", "e3"], centroids={"e1": (vec(1), {"summit": 0.8, "paris": 0.6})})
+    assert store.hot_assignments() == {"c": "e2", "d": "e2", "e": "e3"}
+    assert store.assignments() == {"a": "e1", "b": "e1", "c": "e2", "d": "e2", "e": "e3"}
+    assert {e.id for e in store.dirty_events()} == {"e2", "e3"}
+    ids, sids, vectors, terms = store.closed_centroids()
+    assert ids == ["e1"] and sids == ["s1"] and np.allclose(vectors[0], vec(1))
+    assert terms == [{"summit": 0.8, "paris": 0.6}]
+    closed = store.events(["e1"])[0]
+    assert not closed.open and closed.article_ids == ["a", "b"] and closed.last_day == 19724.0
+
+    # e3 bridges storyline s3 into s1; e2 is merged into e3 (dropped).
+    store.update_clustering([Event("e3", ["c", "d", "e"], storyline_id="s1", last_seq=5)], dropped=["e2"],
+                            members_changed=["e3"], storyline_moves={"s3": "s1"})
+    assert store.assignments() == {"a": "e1", "b": "e1", "c": "e3", "d": "e3", "e": "e3"}
+    assert [(s.id, s.event_ids) for s in store.storylines()] == [("s1", ["e1", "e3"])]
+    assert store.event_count() == 2 and store.storyline_count() == 1
+
+
+def test_updated_article_marks_its_event_dirty(store):
+    store.add_articles([art("a"), art("b")])
+    store.update_clustering([Event("e1", ["a", "b"], storyline_id="s1")], members_changed=["e1"])
+    store.clear_dirty(["e1"])
+    store.put_minhashes({"a": b"\x01\x00\x00\x00"}, [("a", 0, 7)], [])
+    store.add_articles([art("a", "A new text of article a.")])
+    assert [e.id for e in store.dirty_events()] == ["e1"]
+    assert store.unclustered() == ["a"] and store.missing_minhashes() == ["a", "b"]
+    assert store.lsh_candidates([(0, 7)]) == {}
+
+
+def test_minhash_tables_and_copy_links(store):
+    same = "h-same"
+    store.add_articles([Article("a", "Same text.", same), art("b", "Other text."), Article("c", "Same text.", same)])
+    assert store.missing_minhashes() == ["a", "b", "c"]
+    sig = np.arange(8, dtype=np.uint32).tobytes()
+    store.put_minhashes({"a": sig, "b": sig, "c": b""}, [("a", 0, 11), ("a", 1, -5), ("b", 1, 2**62)],
+                        [DuplicateLink("c", "a", "exact", 1.0)])
+    assert store.missing_minhashes() == []
+    assert store.first_with_hash([same, "h-none"]) == {same: "a"}
+    seqs = store.article_seqs(["a", "b"])
+    assert store.lsh_candidates([(1, -5), (0, 3)]) == {"a": (seqs["a"], sig)}
+    assert store.lsh_candidates([(1, 2**62)]) == {"b": (seqs["b"], sig)}
+    store.replace_rewrites(["b"], [DuplicateLink("b", "a", "rewrite", 0.75)])
+    assert store.copy_ids(["a", "b", "c"]) == {"c"}
+    assert store.duplicate_counts() == {"exact": 1, "rewrite": 1}
+    store.replace_rewrites(["b", "c"], [])  # rewrites go, the copy stays
+    assert store.duplicate_counts() == {"exact": 1}

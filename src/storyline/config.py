@@ -80,6 +80,13 @@ class ClusterConfig:
     weekday_penalty: float = 0.2  # undated article, lead weekdays 2+ days off its event's (seeds; dev neutral)
     rich_words: float = 30.0  # shorter texts lean on MiniLM (uci-headlines 0.505 -> 0.77; dev sets even)
     refine_rounds: int = 2  # second looks at a batch's articles (ecbplus-dev +0.01, basil-dev +0.004)
+    # Quiet events close and leave the hot set (never loaded again, see pipeline.py): an event whose
+    # newest dated report is more than close_after_days older than the newest date the store has seen
+    # (twice the window: a report that arrives up to a week late still finds its event), or, with no
+    # dated member, that no article joined among the last close_after_articles ingested. Not tuned:
+    # the dev sets are clustered in one batch, where closing changes nothing.
+    close_after_days: float = 14.0
+    close_after_articles: int = 5000
 
 
 @dataclass(slots=True)

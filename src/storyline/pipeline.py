@@ -4,10 +4,17 @@ Each stage is a small function over the store; ``run`` calls them in order, time
 progress. Every stage only does what is missing (articles not yet stored, embedded, clustered or
 synthesised), so re-running with the same input changes nothing and a killed run is completed by
 the next one.
+
+A run's cost follows the new articles and the hot set (the members of open events), not the store:
+clustering loads only those, events that went quiet close and are never loaded again (they keep
+their members and join storylines through an events-level centroid index), copies are looked up in
+the store's content-hash index and LSH band table, and dedup and describe touch only the events
+whose members changed (marked dirty in the store until both are done). Only export reads everything.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import multiprocessing
 import os
@@ -23,10 +30,10 @@ import numpy as np
 
 from storyline.clean import clean_document
 from storyline.cluster.events import cluster_events
-from storyline.cluster.features import ArticleFeatures, build_features
-from storyline.cluster.storylines import link_storylines
+from storyline.cluster.features import ArticleFeatures, build_features, day_number
+from storyline.cluster.storylines import ClosedEvents, closed_links, event_centroids, link_storylines, top_terms
 from storyline.config import Config
-from storyline.dedup import article_sentences, find_copies, find_rewrites
+from storyline.dedup import article_sentences, find_new_copies, find_rewrites
 from storyline.enrich.embed import MODEL_NAME, CachedEmbedder, Embedder
 from storyline.ingest import read_inputs
 from storyline.progress import Progress
@@ -35,6 +42,7 @@ from storyline.store import Store, open_store
 
 INGEST_BATCH = 200
 EMBED_BATCH = 256
+DEDUP_BATCH = 2000  # articles checked for copies per transaction
 LEAD_CHARS = 1200  # title + lead: about max_tokens words; the rest of the text is not embedded
 
 
@@ -51,6 +59,7 @@ class RunSummary:
     duplicates: Counter = field(default_factory=Counter)
     events: int = 0
     storylines: int = 0
+    clustered: int = 0  # articles loaded by the cluster stage: the hot set and the new ones, never the store
     stage_seconds: dict[str, float] = field(default_factory=dict)
     out_dir: Path | None = None
 
@@ -67,6 +76,7 @@ class RunSummary:
             "read": self.read, "new": self.new, "updated": self.updated, "unchanged": self.unchanged,
             "skipped": [str(p) for p in self.problems], "articles": self.articles,
             "duplicates": dict(self.duplicates), "events": self.events, "storylines": self.storylines,
+            "clustered": self.clustered,
             "stage_seconds": self.stage_seconds, "seconds": self.seconds,
         }
 
@@ -208,62 +218,137 @@ class Pipeline:
             self.store.put_enrichment({a.id: r.to_dict() for a, r in zip(articles, results)})
             task.advance(len(articles))
 
-    def cluster(self, articles: list[Article]) -> tuple[ArticleFeatures, list[Event], list[Storyline]]:
-        """Place new articles into events (existing memberships stay), then link storylines."""
-        embeddings = self.store.embeddings(MODEL_NAME, [a.id for a in articles])
-        features = build_features(articles, embeddings)
-        existing = self.store.assignments()
-        keys = cluster_events(features, self.config.cluster, existing)
+    def cluster(self) -> ArticleFeatures | None:
+        """Place the articles in no event yet among the open events (the hot set), then link
+        storylines, close the events that went quiet and save what changed.
+
+        Only the hot set and the new articles are loaded: their TF-IDF is fitted on them and faiss
+        indexes their vectors. Closed events keep their members and are never loaded again; they
+        take part in storylines through the events-level index of their centroids. Returns the
+        features of the articles clustered (None when there was nothing new)."""
+        cfg = self.config.cluster
+        new_ids = self.store.unclustered()
+        if not new_ids:
+            return None
+        hot = self.store.hot_assignments()
+        seqs = self.store.article_seqs([*hot, *new_ids])
+        ids = sorted(seqs, key=seqs.__getitem__)  # insertion order, as one batch over the store sees it
+        articles = self.store.articles(ids)
+        self.summary.clustered = len(articles)
+        features = build_features(articles, self.store.embeddings(MODEL_NAME, ids))
+        keys = cluster_events(features, cfg, hot)
         row_of = {a: r for r, a in enumerate(features.ids)}
         members: dict[str, list[str]] = {}
         for a in features.ids:  # insertion order
             members.setdefault(keys[a], []).append(a)
-        known_ids = set(existing.values())
+        before: dict[str, set[str]] = {}
+        for a, e in hot.items():
+            before.setdefault(e, set()).add(a)
+
+        # Activity and closing: an event goes quiet once the news has moved on past it.
+        new_rows = [row_of[a] for a in new_ids if a in row_of]
+        newest_day = _nanmax(features.days[new_rows]) if new_rows else None
+        stored_max = self.store.meta("max_day")
+        days = [d for d in (newest_day, float(stored_max) if stored_max else None) if d is not None]
+        max_day = min(max(days), day_number(dt.date.today()) + 1) if days else None
+        max_seq = max(seqs.values())
         events = []
-        for key, ids in members.items():
-            event_id = key if key in known_ids else event_id_for(key)
-            dates = sorted(d for d in (articles[row_of[i]].date for i in ids) if d)
-            titles = [articles[row_of[i]].title for i in ids if articles[row_of[i]].title]
-            events.append(Event(id=event_id, article_ids=ids, date=dates[len(dates) // 2] if dates else None,
-                                title=titles[0] if titles else ""))  # synthesis writes a better one
+        for key, ids_ in members.items():
+            event_id = key if key in before else event_id_for(key)
+            rows = [row_of[i] for i in ids_]
+            dates = sorted(d for d in (articles[r].date for r in rows) if d)
+            titles = [articles[r].title for r in rows if articles[r].title]
+            last_day = _nanmax(features.days[rows])
+            last_seq = max(seqs[i] for i in ids_)
+            quiet = (last_day < max_day - cfg.close_after_days if last_day is not None and max_day is not None
+                     else last_day is None and last_seq < max_seq - cfg.close_after_articles)
+            events.append(Event(id=event_id, article_ids=ids_, date=dates[len(dates) // 2] if dates else None,
+                                title=titles[0] if titles else "",  # synthesis writes a better one
+                                last_day=last_day, last_seq=last_seq, open=not quiet))
+        changed = [e.id for e in events if before.get(e.id) != set(e.article_ids)]
+        dropped = set(before) - {e.id for e in events}
+        dropped |= {e.id for e in self.store.dirty_events() if not e.article_ids}  # emptied by updates
+
+        # Storylines: hot events link among themselves, and to closed events through their centroids.
         groups = [[row_of[i] for i in e.article_ids] for e in events]
-        numbers = link_storylines(features, groups, self.config.cluster)
-        by_number: dict[int, list[Event]] = {}
+        emb, tfidf = event_centroids(features, groups)
+        numbers = link_storylines(features, groups, cfg, (emb, tfidf))
+        closed = ClosedEvents(*self.store.closed_centroids())
+        hits = closed_links(emb, tfidf, features.vocab or [], closed, cfg)
+        moves = self._assign_storylines(events, numbers, [[closed.storyline_ids[j] for j in h] for h in hits])
+        centroids = {e.id: (emb[k], top_terms(tfidf, k, features.vocab or []))
+                     for k, e in enumerate(events) if not e.open}
+        meta = {"max_day": repr(max_day)} if max_day is not None else {}
+        self.store.update_clustering(events, sorted(dropped), members_changed=changed, centroids=centroids,
+                                     storyline_moves=moves, meta=meta)
+        return features
+
+    @staticmethod
+    def _assign_storylines(events: list[Event], numbers: list[int], closed_sids: list[list[str]]) -> dict[str, str]:
+        """Set each hot event's storyline id: that of the closed events its storyline links to (the
+        smallest id when it bridges several, which then merge: returned as old id -> new id), else
+        the id of the storyline's first event, as in one batch."""
+        parent: dict[tuple[str, object], tuple[str, object]] = {}
+
+        def find(x: tuple[str, object]) -> tuple[str, object]:
+            parent.setdefault(x, x)
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for number, sids in zip(numbers, closed_sids):
+            for sid in sids:
+                parent[find(("s", sid))] = find(("n", number))
+        component: dict[tuple[str, object], dict[str, list]] = {}
+        for node in list(parent) + [("n", n) for n in numbers]:
+            part = component.setdefault(find(node), {"sids": [], "events": []})
+            if node[0] == "s" and node[1] not in part["sids"]:
+                part["sids"].append(node[1])
         for event, number in zip(events, numbers):
-            by_number.setdefault(number, []).append(event)
-        storylines = []
-        for group in by_number.values():
-            group.sort(key=lambda e: (e.date is None, e.date or 0, e.id))
-            sid = storyline_id_for(min(e.id for e in group))
-            for e in group:
+            component[find(("n", number))]["events"].append(event)
+        moves: dict[str, str] = {}
+        for part in component.values():
+            if not part["events"]:
+                continue
+            sids = sorted(part["sids"])
+            sid = sids[0] if sids else storyline_id_for(min(e.id for e in part["events"]))
+            moves.update({old: sid for old in sids[1:]})
+            for e in part["events"]:
                 e.storyline_id = sid
-            storylines.append(Storyline(id=sid, event_ids=[e.id for e in group]))
-        return features, events, storylines
+        return moves
 
     def sentence_vectors(self, article: Article) -> np.ndarray:
         return self.sentences.encode(article_sentences(article))
 
-    def dedup(self, articles: list[Article], events: list[Event], features: ArticleFeatures) -> None:
-        by_id = {a.id: a for a in articles}
-        row_of = {a: r for r, a in enumerate(features.ids)}
-        links = find_copies(articles, self.config.dedup)
-        copied = {link.article_id for link in links}
-        members = [[by_id[i] for i in e.article_ids] for e in events]
-        links += find_rewrites(
-            members,
-            lambda arts: features.embeddings[[row_of[a.id] for a in arts]],  # loaded once, by cluster
-            self.sentence_vectors, copied, self.config.dedup,
-        )
-        self.store.replace_duplicates(links)
-        self.summary.duplicates = Counter(link.kind for link in links)
+    def dedup(self, features: ArticleFeatures | None, events: list[Event]) -> None:
+        """Copies of the articles not yet checked (content-hash index and the store's LSH table, never
+        the whole store), then rewrites inside the events whose members changed (``events``)."""
+        todo = self.store.missing_minhashes()
+        for start in range(0, len(todo), DEDUP_BATCH):
+            found = find_new_copies(self.store.articles(todo[start:start + DEDUP_BATCH]), self.store,
+                                    self.config.dedup)
+            self.store.put_minhashes(found.signatures, found.bands, found.links)
+        ids = [a for e in events for a in e.article_ids]
+        by_id = {a.id: a for a in self.store.articles(ids)}
+        row_of = {a: r for r, a in enumerate(features.ids)} if features is not None else {}
 
-    def describe(self, articles: list[Article], events: list[Event]) -> None:
+        def doc_vectors(arts: Sequence[Article]) -> np.ndarray:
+            if all(a.id in row_of for a in arts):  # loaded once, by cluster
+                return features.embeddings[[row_of[a.id] for a in arts]]  # type: ignore[union-attr]
+            return self.store.embeddings(MODEL_NAME, [a.id for a in arts])
+
+        links = find_rewrites([[by_id[i] for i in e.article_ids if i in by_id] for e in events], doc_vectors,
+                              self.sentence_vectors, self.store.copy_ids(ids), self.config.dedup)
+        self.store.replace_rewrites(ids, links)
+        self.summary.duplicates = Counter(self.store.duplicate_counts())
+
+    def describe(self, events: list[Event]) -> None:
         """For every event whose articles changed: its entities, quotes and timeline (merged from
         the articles' enrichment) and, when enabled, its title, cited summary and comparison."""
         from storyline.enrich.enrichment import ArticleEnrichment, merge_event
         from storyline.synthesize import synthesize_event
 
-        by_id = {a.id: a for a in articles}
         todo = []
         for e in events:
             digest = hashlib.sha1("\n".join(sorted(e.article_ids)).encode()).hexdigest()
@@ -272,7 +357,7 @@ class Pipeline:
                 todo.append((e, digest))
         task = self.progress.task("describe", total=len(todo))
         for e, digest in todo:
-            members = [by_id[i] for i in e.article_ids]
+            members = self.store.articles(e.article_ids)
             cached = self.store.enrichment(e.article_ids)
             enrichment = merge_event(members, [ArticleEnrichment.from_dict(cached[i]) for i in e.article_ids])
             data = {"members_digest": digest, "enrichment": enrichment.to_dict()}
@@ -283,12 +368,16 @@ class Pipeline:
             self.store.set_event_data(e.id, data)
             task.advance()
 
-    def title_storylines(self) -> None:
+    def title_storylines(self, ids: Iterable[str] | None = None) -> None:
+        """Title and overview of the storylines ``ids`` (default: all)."""
         from storyline.synthesize import storyline_overview
 
-        events = {e.id: e for e in self.store.events()}
-        for s in self.store.storylines():
+        storylines = self.store.storylines(ids)
+        events = {e.id: e for e in self.store.events([i for s in storylines for i in s.event_ids])}
+        for s in storylines:
             members = [events[i] for i in s.event_ids if i in events]
+            if not members:
+                continue
             overview = storyline_overview(
                 [(e.id, e.date, e.title, self.store.event_data(e.id).get("summary", [])) for e in members])
             biggest = max(members, key=lambda e: len(e.article_ids))
@@ -303,20 +392,25 @@ class Pipeline:
             self.embed()
         with self.stage("enrich"):
             self.enrich()
-        articles = self.store.articles()
-        self.summary.articles = len(articles)
         with self.stage("cluster"):
-            features, events, storylines = self.cluster(articles)
-            self.store.save_clustering(events, storylines)
+            features = self.cluster()
+        dirty = self.store.dirty_events()  # members changed: this run's, or a killed run's
         with self.stage("dedup"):
-            self.dedup(articles, events, features)
+            self.dedup(features, dirty)
         with self.stage("describe"):
-            self.describe(articles, events)
+            self.describe(dirty)
             if self.config.synthesize:
-                self.title_storylines()
-        self.summary.events = len(events)
-        self.summary.storylines = len(storylines)
+                self.title_storylines({e.storyline_id for e in self.store.events([e.id for e in dirty])})
+        self.store.clear_dirty([e.id for e in dirty])
+        self.summary.articles = self.store.article_count()
+        self.summary.events = self.store.event_count()
+        self.summary.storylines = self.store.storyline_count()
         return self.summary
+
+
+def _nanmax(values: np.ndarray) -> float | None:
+    known = values[~np.isnan(values)]
+    return float(known.max()) if known.size else None
 
 
 def run(inputs: Sequence[str], out_dir: str | Path, config: Config | None = None,

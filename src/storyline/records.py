@@ -81,6 +81,12 @@ class Event:
     title: str = ""
     date: dt.date | None = None
     storyline_id: str = ""
+    # Activity, for closing quiet events (see ClusterConfig.close_after_days): the day number of
+    # the newest dated member (None when none is dated), the store position (seq) of the newest
+    # member, and whether the event is still open to new articles (in the hot set).
+    last_day: float | None = None
+    last_seq: int | None = None
+    open: bool = True
 
 
 @dataclass(slots=True)

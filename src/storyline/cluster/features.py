@@ -26,6 +26,7 @@ class ArticleFeatures:
     years: np.ndarray  # (n,) float year written: from the date, else the text (text_year); NaN if unknown
     weekday_sets: np.ndarray  # (n,) int 7-bit set of the weekdays the title and lead name (0: none)
     words: np.ndarray  # (n,) float words of title and text: how far sparse (word, name) cosines hold
+    vocab: list[str] | None = None  # the word of each ``tfidf`` column (for event centroids kept by word)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -60,12 +61,16 @@ def names_text(text: str) -> str:
     return " ".join(m for m in _NAME.findall(text) if m not in _WEEKDAYS)
 
 
-def tfidf_matrix(texts: Sequence[str], *, names: bool = False) -> sparse.csr_matrix:
-    """TF-IDF over words (or over names and numbers), fitted on the texts given: the whole store,
-    so that IDF reflects it."""
+def tfidf_matrix(texts: Sequence[str], *, names: bool = False,
+                 vocab: list[str] | None = None) -> sparse.csr_matrix:
+    """TF-IDF over words (or over names and numbers), fitted on the texts given: the articles a run
+    clusters (the hot set and the new ones), so that IDF reflects the current news. The words of the
+    columns are appended to ``vocab`` when given."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     if not texts:
+        if vocab is not None:
+            vocab.append("")
         return sparse.csr_matrix((0, 1), dtype=np.float32)
     vectorizer = TfidfVectorizer(
         sublinear_tf=True, stop_words=None if names else "english", lowercase=not names,
@@ -75,9 +80,14 @@ def tfidf_matrix(texts: Sequence[str], *, names: bool = False) -> sparse.csr_mat
     if names:
         texts = [names_text(t) for t in texts]
     try:
-        return vectorizer.fit_transform(texts).tocsr()
+        matrix = vectorizer.fit_transform(texts).tocsr()
     except ValueError:  # every word filtered out (e.g. a store of one tiny article)
+        if vocab is not None:
+            vocab.append("")
         return sparse.csr_matrix((len(texts), 1), dtype=np.float32)
+    if vocab is not None:
+        vocab.extend(vectorizer.get_feature_names_out().tolist())
+    return matrix
 
 
 # A plausible year written in the text ("in 2008", "December 15, 2013"), not part of a bigger number,
@@ -122,14 +132,16 @@ def build_features(articles: Sequence[Article], embeddings: np.ndarray,
                    dates: Sequence[dt.date | None] | None = None) -> ArticleFeatures:
     dates = dates if dates is not None else [a.published_at for a in articles]
     texts = [clustering_text(a) for a in articles]
+    vocab: list[str] = []
     return ArticleFeatures(
         ids=[a.id for a in articles],
         embeddings=np.ascontiguousarray(embeddings, dtype=np.float32),
-        tfidf=tfidf_matrix(texts),
+        tfidf=tfidf_matrix(texts, vocab=vocab),
         names=tfidf_matrix(texts, names=True),
         days=np.array([day_number(d) for d in dates], dtype=np.float64),
         years=np.array([float(d.year) if d is not None else text_year(t) for d, t in zip(dates, texts)],
                        dtype=np.float64),
         weekday_sets=np.array([lead_weekdays(a.title or "", a.text) for a in articles], dtype=np.int64),
         words=np.array([word_count(a) for a in articles], dtype=np.float64),
+        vocab=vocab,
     )

@@ -4,15 +4,27 @@ Events are compared by centroid (mean MiniLM vector and mean TF-IDF vector of th
 with no time penalty: a storyline spans time by definition. Each event retrieves its nearest
 events from a faiss index over centroids and links to those above ``storyline_threshold``;
 storylines are the connected components (a story develops as a chain of events).
+
+A run clusters only the hot set (open events and new articles). Closed events stay in a small
+events-level index (:class:`ClosedEvents`: each one's MiniLM centroid and its TF-IDF centroid kept
+as its top words, since a run's TF-IDF columns are its own); ``closed_links`` finds the closed
+events each hot event links to with the same combined similarity, its TF-IDF part taken over the
+closed event's top words.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import faiss
 import numpy as np
+from scipy import sparse
 
+from storyline.cluster.events import _RowDots
 from storyline.cluster.features import ArticleFeatures
 from storyline.config import ClusterConfig
+
+TOP_TERMS = 64  # words kept of a closed event's TF-IDF centroid (most of its weight)
 
 
 def _normalise(m: np.ndarray) -> np.ndarray:
@@ -20,18 +32,27 @@ def _normalise(m: np.ndarray) -> np.ndarray:
     return m / np.maximum(norms, 1e-12)
 
 
-def event_centroids(features: ArticleFeatures, groups: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+def event_centroids(features: ArticleFeatures, groups: list[list[int]]) -> tuple[np.ndarray, sparse.csr_matrix]:
+    """MiniLM centroids (dense) and TF-IDF centroids (sparse: a dense one per event would hold the
+    whole vocabulary), both L2-normalised."""
     emb = _normalise(np.vstack([features.embeddings[g].mean(axis=0) for g in groups]))
-    tfidf = _normalise(np.vstack([np.asarray(features.tfidf[g].mean(axis=0)) for g in groups]))
-    return emb.astype(np.float32), tfidf.astype(np.float32)
+    rows = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    cols = np.fromiter((r for g in groups for r in g), dtype=np.int64)
+    weights = np.concatenate([np.full(len(g), 1.0 / len(g), dtype=np.float32) for g in groups])
+    mean = sparse.csr_matrix((weights, (rows, cols)), shape=(len(groups), features.tfidf.shape[0])) @ features.tfidf
+    mean = sparse.csr_matrix(mean, dtype=np.float32)
+    norms = np.sqrt(np.asarray(mean.multiply(mean).sum(axis=1)).ravel())
+    tfidf = sparse.diags(1.0 / np.maximum(norms, 1e-12)).astype(np.float32) @ mean
+    return emb.astype(np.float32), sparse.csr_matrix(tfidf, dtype=np.float32)
 
 
-def link_storylines(features: ArticleFeatures, groups: list[list[int]], config: ClusterConfig) -> list[int]:
+def link_storylines(features: ArticleFeatures, groups: list[list[int]], config: ClusterConfig,
+                    centroids: tuple[np.ndarray, np.ndarray] | None = None) -> list[int]:
     """For event groups (lists of article rows), the storyline number of each event."""
     n = len(groups)
     if n == 0:
         return []
-    emb, tfidf = event_centroids(features, groups)
+    emb, tfidf = centroids if centroids is not None else event_centroids(features, groups)
     parent = list(range(n))
 
     def find(x: int) -> int:
@@ -45,12 +66,60 @@ def link_storylines(features: ArticleFeatures, groups: list[list[int]], config: 
     k = min(config.candidates, n)
     _, hits = index.search(emb, k)
     w = config.storyline_embed_weight
+    dots = _RowDots(tfidf)
     for i in range(n):
-        for j in hits[i]:
-            if j <= i:
-                continue
-            sim = w * float(emb[i] @ emb[j]) + (1 - w) * float(tfidf[i] @ tfidf[j])
+        later = np.array([j for j in hits[i] if j > i], dtype=np.int64)
+        words = dots(i, later)
+        for j, word_sim in zip(later, words):
+            sim = w * float(emb[i] @ emb[j]) + (1 - w) * float(word_sim)
             if sim >= config.storyline_threshold:
-                parent[find(j)] = find(i)
+                parent[find(int(j))] = find(i)
     roots: dict[int, int] = {}
     return [roots.setdefault(find(i), len(roots)) for i in range(n)]
+
+
+def top_terms(tfidf: sparse.csr_matrix, i: int, vocab: list[str], n: int = TOP_TERMS) -> dict[str, float]:
+    """The ``n`` heaviest words of row ``i`` of TF-IDF centroids, re-normalised: how a closed event is kept."""
+    lo, hi = tfidf.indptr[i], tfidf.indptr[i + 1]
+    values, columns = tfidf.data[lo:hi], tfidf.indices[lo:hi]
+    if not len(values) or not vocab:
+        return {}
+    top = np.argsort(-values, kind="stable")[:n]
+    norm = float(np.linalg.norm(values[top])) or 1.0
+    return {vocab[int(columns[j])]: round(float(values[j]) / norm, 5) for j in top if values[j] > 0}
+
+
+@dataclass(slots=True)
+class ClosedEvents:
+    """The events-level index: closed events' ids, storylines, MiniLM centroids and top words."""
+
+    ids: list[str]
+    storyline_ids: list[str]
+    vectors: np.ndarray
+    terms: list[dict[str, float]]
+
+
+def closed_links(emb: np.ndarray, tfidf: sparse.csr_matrix, vocab: list[str], closed: ClosedEvents,
+                 config: ClusterConfig) -> list[list[int]]:
+    """For each hot event (rows of its centroids), the closed events (positions in ``closed``) it
+    links to: the nearest ``candidates`` by MiniLM centroid (faiss), kept above ``storyline_threshold``."""
+    if not len(closed.ids) or not len(emb):
+        return [[] for _ in range(len(emb))]
+    index = faiss.IndexFlatIP(closed.vectors.shape[1])
+    index.add(np.ascontiguousarray(closed.vectors, dtype=np.float32))
+    sims, hits = index.search(np.ascontiguousarray(emb, dtype=np.float32), min(config.candidates, len(closed.ids)))
+    column = {w: j for j, w in enumerate(vocab)}
+    w = config.storyline_embed_weight
+    out: list[list[int]] = []
+    for i in range(len(emb)):
+        lo, hi = tfidf.indptr[i], tfidf.indptr[i + 1]
+        own = dict(zip(tfidf.indices[lo:hi].tolist(), tfidf.data[lo:hi].tolist()))
+        found = []
+        for sim, j in zip(sims[i], hits[i]):
+            if j < 0:
+                continue
+            words = sum(v * own.get(column.get(t, -1), 0.0) for t, v in closed.terms[j].items())
+            if w * float(sim) + (1 - w) * words >= config.storyline_threshold:
+                found.append(int(j))
+        out.append(found)
+    return out

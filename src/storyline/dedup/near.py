@@ -1,10 +1,14 @@
-"""Exact and near-exact copies: normalised-text hashes, then MinHash LSH over word shingles."""
+"""Exact and near-exact copies: normalised-text hashes, then MinHash LSH over word shingles, in
+one batch (``find_copies``) or against a persistent LSH index in the store (``find_new_copies``)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Iterable, Protocol, Sequence
 
+import numpy as np
 from rensa import RMinHash, RMinHashLSH
 
 from storyline.config import DedupConfig
@@ -52,3 +56,91 @@ def find_copies(articles: Sequence[Article], config: DedupConfig) -> list[Duplic
             links.append(DuplicateLink(article.id, articles[best[1]].id, "near", round(best[0], 3)))
         lsh.insert(idx, sig)
     return links
+
+
+# -- the persistent LSH index ---------------------------------------------------------------------
+#
+# ``find_copies`` above hashes every article of a run against the others. ``find_new_copies`` checks
+# only articles not yet checked, against the store: each checked article leaves its signature and its
+# band keys (one 64-bit key per band of ``num_perm / lsh_bands`` hash values) in indexed tables, so a
+# new article's candidates are those sharing a band key (one index look-up per band), whatever the
+# store's size. The links are those ``find_copies`` gives over the whole store in insertion order.
+
+
+def signature(text: str, config: DedupConfig) -> np.ndarray:
+    """The MinHash signature (``num_perm`` uint32) of a text's word shingles."""
+    return np.asarray(minhash(text, config).digest(), dtype=np.uint32)
+
+
+def band_keys(sig: np.ndarray, config: DedupConfig) -> list[tuple[int, int]]:
+    """(band, key) pairs: two signatures that share one are LSH candidates."""
+    rows = config.num_perm // config.lsh_bands
+    out = []
+    for band in range(config.lsh_bands):
+        digest = hashlib.blake2b(sig[band * rows:(band + 1) * rows].tobytes(), digest_size=8).digest()
+        out.append((band, int.from_bytes(digest, "little", signed=True)))
+    return out
+
+
+def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(a == b))
+
+
+class CopyIndex(Protocol):
+    """What ``find_new_copies`` needs of a store (both stores have it)."""
+
+    def first_with_hash(self, hashes: Iterable[str]) -> dict[str, str]: ...
+    def lsh_candidates(self, keys: Iterable[tuple[int, int]]) -> dict[str, tuple[int, bytes]]: ...
+    def article_seqs(self, ids: Iterable[str]) -> dict[str, int]: ...
+
+
+@dataclass(slots=True)
+class NewCopies:
+    """What one pass found, ready for ``put_minhashes``: signatures (empty for exact copies, which
+    are never candidates), band keys and links."""
+
+    signatures: dict[str, bytes] = field(default_factory=dict)
+    bands: list[tuple[str, int, int]] = field(default_factory=list)
+    links: list[DuplicateLink] = field(default_factory=list)
+    compared: int = 0  # candidate signatures compared: bounded by the candidates, not the store
+
+
+def find_new_copies(articles: Sequence[Article], index: CopyIndex, config: DedupConfig) -> NewCopies:
+    """Exact and near copies among ``articles`` (not yet checked, in insertion order) of earlier
+    articles, looked up in the store's content-hash index and LSH band table, and among themselves."""
+    out = NewCopies()
+    seqs = index.article_seqs([a.id for a in articles])
+    stored_first = index.first_with_hash(a.content_hash for a in articles)
+    batch_first: dict[str, str] = {}
+    batch_keys: dict[tuple[int, int], list[str]] = {}
+    batch_sigs: dict[str, np.ndarray] = {}
+    for article in articles:
+        own_seq = seqs.get(article.id, 0)
+        original = stored_first.get(article.content_hash, article.id)
+        if original == article.id:
+            original = batch_first.setdefault(article.content_hash, article.id)
+        if original != article.id:
+            out.links.append(DuplicateLink(article.id, original, "exact", 1.0))
+            out.signatures[article.id] = b""
+            continue
+        sig = signature(article.text, config)
+        keys = band_keys(sig, config)
+        candidates = {i: (s, np.frombuffer(b, dtype=np.uint32)) for i, (s, b) in index.lsh_candidates(keys).items()
+                      if s < own_seq and b}
+        for key in keys:
+            for other in batch_keys.get(key, ()):
+                candidates[other] = (seqs.get(other, 0), batch_sigs[other])
+        best: tuple[float, int, str] | None = None
+        for other, (seq, other_sig) in candidates.items():
+            out.compared += 1
+            score = estimated_jaccard(sig, other_sig)
+            if score >= config.near_jaccard and (best is None or (score, -seq) > (best[0], -best[1])):
+                best = (score, seq, other)
+        if best is not None:
+            out.links.append(DuplicateLink(article.id, best[2], "near", round(best[0], 3)))
+        out.signatures[article.id] = sig.tobytes()
+        out.bands += [(article.id, band, key) for band, key in keys]
+        batch_sigs[article.id] = sig
+        for key in keys:
+            batch_keys.setdefault(key, []).append(article.id)
+    return out

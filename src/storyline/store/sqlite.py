@@ -65,6 +65,27 @@ CREATE TABLE IF NOT EXISTS article_enrichment (
 CREATE TABLE IF NOT EXISTS problems (
     id INTEGER PRIMARY KEY AUTOINCREMENT, run_at TEXT NOT NULL, item TEXT NOT NULL, reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS minhashes (
+    article_id TEXT PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+    signature BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS minhash_bands (
+    band INTEGER NOT NULL, key INTEGER NOT NULL, article_id TEXT NOT NULL,
+    PRIMARY KEY (band, key, article_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS minhash_bands_article ON minhash_bands (article_id);
+CREATE TABLE IF NOT EXISTS event_centroids (
+    event_id TEXT PRIMARY KEY, vector BLOB NOT NULL, terms TEXT NOT NULL
+);
+"""
+
+# Columns added after the first release, with the indexes that need them (added to old stores on open).
+_EVENT_COLUMNS = {"open": "INTEGER NOT NULL DEFAULT 1", "last_day": "REAL", "last_seq": "INTEGER",
+                  "dirty": "INTEGER NOT NULL DEFAULT 0"}
+_EVENT_INDEXES = """
+CREATE INDEX IF NOT EXISTS events_open ON events (open);
+CREATE INDEX IF NOT EXISTS events_dirty ON events (dirty);
+CREATE INDEX IF NOT EXISTS events_storyline ON events (storyline_id);
 """
 
 AddResult = Literal["new", "unchanged", "updated"]
@@ -90,6 +111,11 @@ class Store:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.executescript(_SCHEMA)
+        have = {r[1] for r in self.conn.execute("PRAGMA table_info(events)")}
+        for name, sql in _EVENT_COLUMNS.items():
+            if name not in have:
+                self.conn.execute(f"ALTER TABLE events ADD COLUMN {name} {sql}")
+        self.conn.executescript(_EVENT_INDEXES)
         self.conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
         )
@@ -145,8 +171,10 @@ class Store:
                         " published_at=?, author=?, removed=?, added_at=? WHERE id=?",
                         (*values, a.id),
                     )
-                    for table in ("embeddings", "duplicates",
-                                  "event_articles", "article_enrichment"):
+                    conn.execute("UPDATE events SET dirty = 1 WHERE id IN"
+                                 " (SELECT event_id FROM event_articles WHERE article_id = ?)", (a.id,))
+                    for table in ("embeddings", "duplicates", "event_articles", "article_enrichment",
+                                  "minhashes", "minhash_bands"):
                         conn.execute(f"DELETE FROM {table} WHERE article_id = ?", (a.id,))
                     results.append("updated")
         return results
@@ -233,6 +261,10 @@ class Store:
         rows = self.conn.execute("SELECT article_id, of_id, kind, score FROM duplicates")
         return [DuplicateLink(r[0], r[1], r[2], r[3]) for r in rows]
 
+    def duplicate_counts(self) -> dict[str, int]:
+        """kind -> links of that kind in the store."""
+        return dict(self.conn.execute("SELECT kind, COUNT(*) FROM duplicates GROUP BY kind").fetchall())
+
     # -- events and storylines ------------------------------------------------------------------
 
     def assignments(self) -> dict[str, str]:
@@ -268,22 +300,213 @@ class Store:
                 [(s.id, s.title, json.dumps({"event_ids": s.event_ids})) for s in storylines],
             )
 
-    def events(self) -> list[Event]:
-        members: dict[str, list[str]] = {}
-        for aid, eid in self.conn.execute(
-            "SELECT ea.article_id, ea.event_id FROM event_articles ea JOIN articles a ON a.id = ea.article_id"
-            " ORDER BY a.seq"
-        ):
-            members.setdefault(eid, []).append(aid)
-        out = []
-        for r in self.conn.execute("SELECT id, storyline_id, title, date FROM events ORDER BY date, id"):
-            out.append(Event(id=r[0], article_ids=members.get(r[0], []), title=r[2],
-                             date=dt.date.fromisoformat(r[3]) if r[3] else None, storyline_id=r[1]))
+    def events(self, ids: Iterable[str] | None = None) -> list[Event]:
+        """Events by date then id (all, or those of ``ids``), members in insertion order."""
+        columns = "id, storyline_id, title, date, last_day, last_seq, open"
+        if ids is None:
+            members: dict[str, list[str]] = {}
+            for aid, eid in self.conn.execute(
+                "SELECT ea.article_id, ea.event_id FROM event_articles ea JOIN articles a ON a.id = ea.article_id"
+                " ORDER BY a.seq"
+            ):
+                members.setdefault(eid, []).append(aid)
+            rows = self.conn.execute(f"SELECT {columns} FROM events ORDER BY date, id").fetchall()
+        else:
+            wanted, rows, members = list(dict.fromkeys(ids)), [], {}
+            for chunk in _chunks(wanted, 500):
+                marks = ",".join("?" * len(chunk))
+                rows += self.conn.execute(f"SELECT {columns} FROM events WHERE id IN ({marks})", chunk).fetchall()
+                for aid, eid in self.conn.execute(
+                    "SELECT ea.article_id, ea.event_id FROM event_articles ea JOIN articles a ON a.id = ea.article_id"
+                    f" WHERE ea.event_id IN ({marks}) ORDER BY a.seq", chunk):
+                    members.setdefault(eid, []).append(aid)
+            rows.sort(key=lambda r: (r[3] is not None, r[3] or "", r[0]))
+        return [Event(id=r[0], article_ids=members.get(r[0], []), title=r[2],
+                      date=dt.date.fromisoformat(r[3]) if r[3] else None, storyline_id=r[1],
+                      last_day=r[4], last_seq=r[5], open=bool(r[6])) for r in rows]
+
+    def storylines(self, ids: Iterable[str] | None = None) -> list[Storyline]:
+        """Storylines by id (all, or those of ``ids``)."""
+        if ids is None:
+            rows = self.conn.execute("SELECT id, title, data FROM storylines ORDER BY id").fetchall()
+        else:
+            rows = []
+            for chunk in _chunks(sorted(set(ids)), 500):
+                rows += self.conn.execute(f"SELECT id, title, data FROM storylines WHERE id IN"
+                                          f" ({','.join('?' * len(chunk))}) ORDER BY id", chunk).fetchall()
+        return [Storyline(id=r[0], title=r[1], event_ids=json.loads(r[2])["event_ids"]) for r in rows]
+
+    def event_count(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+
+    def storyline_count(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM storylines").fetchone()[0]
+
+    # -- incremental clustering: the hot set of open events ----------------------------------------
+
+    def unclustered(self) -> list[str]:
+        """Ids of the articles in no event yet (new, updated, or left by a killed run), in insertion order."""
+        rows = self.conn.execute(
+            "SELECT a.id FROM articles a LEFT JOIN event_articles ea ON ea.article_id = a.id"
+            " WHERE ea.article_id IS NULL ORDER BY a.seq")
+        return [r[0] for r in rows]
+
+    def hot_assignments(self) -> dict[str, str]:
+        """article id -> event id for the members of open events, in insertion order."""
+        return dict(self.conn.execute(
+            "SELECT ea.article_id, ea.event_id FROM events e JOIN event_articles ea ON ea.event_id = e.id"
+            " JOIN articles a ON a.id = ea.article_id WHERE e.open = 1 ORDER BY a.seq").fetchall())
+
+    def article_seqs(self, ids: Iterable[str]) -> dict[str, int]:
+        """Insertion position of each stored article of ``ids``."""
+        out: dict[str, int] = {}
+        for chunk in _chunks(list(ids), 500):
+            out.update(self.conn.execute(
+                f"SELECT id, seq FROM articles WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall())
         return out
 
-    def storylines(self) -> list[Storyline]:
-        return [Storyline(id=r[0], title=r[1], event_ids=json.loads(r[2])["event_ids"])
-                for r in self.conn.execute("SELECT id, title, data FROM storylines ORDER BY id")]
+    def max_seq(self) -> int:
+        return self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM articles").fetchone()[0]
+
+    def meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def update_clustering(self, events: list[Event], dropped: Iterable[str] = (), *,
+                          members_changed: Iterable[str] = (),
+                          centroids: dict[str, tuple[np.ndarray, dict[str, float]]] | None = None,
+                          storyline_moves: dict[str, str] | None = None,
+                          meta: dict[str, str] | None = None) -> None:
+        """Write only what a run changed, in one transaction: ``events`` (their storyline, date and
+        activity; their memberships too, and marked dirty for dedup and describe, when in
+        ``members_changed``), events merged away (``dropped``), the centroids of events that closed,
+        storylines renamed (``storyline_moves``: old id -> new id, their events follow) and the
+        storyline rows of every storyline these touch."""
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        changed = set(members_changed)
+        dropped = list(dropped)
+        with self.transaction() as conn:
+            touched: set[str] = set()
+            for chunk in _chunks([e.id for e in events] + dropped, 500):
+                touched.update(r[0] for r in conn.execute(
+                    f"SELECT DISTINCT storyline_id FROM events WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+            for d in dropped:
+                conn.execute("DELETE FROM event_articles WHERE event_id = ?", (d,))
+                conn.execute("DELETE FROM events WHERE id = ?", (d,))
+                conn.execute("DELETE FROM event_centroids WHERE event_id = ?", (d,))
+            for e in events:
+                conn.execute(
+                    "INSERT INTO events (id, storyline_id, title, date, updated_at, open, last_day, last_seq, dirty)"
+                    " VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+                    " storyline_id=excluded.storyline_id,"
+                    " title=CASE WHEN events.title != '' THEN events.title ELSE excluded.title END,"
+                    " date=excluded.date, updated_at=excluded.updated_at, open=excluded.open,"
+                    " last_day=excluded.last_day, last_seq=excluded.last_seq,"
+                    " dirty=MAX(events.dirty, excluded.dirty)",
+                    (e.id, e.storyline_id, e.title, _iso(e.date), now, int(e.open), e.last_day, e.last_seq,
+                     int(e.id in changed)),
+                )
+                if e.id in changed:
+                    conn.execute("DELETE FROM event_articles WHERE event_id = ?", (e.id,))
+                    conn.executemany("INSERT OR REPLACE INTO event_articles (article_id, event_id) VALUES (?,?)",
+                                     [(a, e.id) for a in e.article_ids])
+                touched.add(e.storyline_id)
+            conn.executemany(
+                "INSERT OR REPLACE INTO event_centroids (event_id, vector, terms) VALUES (?,?,?)",
+                [(k, np.asarray(v, dtype=np.float32).tobytes(), json.dumps(t))
+                 for k, (v, t) in (centroids or {}).items()])
+            for old, new in (storyline_moves or {}).items():
+                conn.execute("UPDATE events SET storyline_id = ? WHERE storyline_id = ?", (new, old))
+                touched.update((old, new))
+            for sid in sorted(touched - {""}):
+                ids = [r[0] for r in conn.execute(
+                    "SELECT id FROM events WHERE storyline_id = ? ORDER BY date IS NULL, date, id", (sid,))]
+                row = conn.execute("SELECT data FROM storylines WHERE id = ?", (sid,)).fetchone()
+                if not ids:
+                    conn.execute("DELETE FROM storylines WHERE id = ?", (sid,))
+                elif row is None:
+                    conn.execute("INSERT INTO storylines (id, title, data) VALUES (?, '', ?)",
+                                 (sid, json.dumps({"event_ids": ids})))
+                else:
+                    conn.execute("UPDATE storylines SET data = ? WHERE id = ?",
+                                 (json.dumps({**json.loads(row[0]), "event_ids": ids}), sid))
+            conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?,?)", list((meta or {}).items()))
+
+    def dirty_events(self) -> list[Event]:
+        """Events whose members changed since dedup and describe last saw them."""
+        return self.events([r[0] for r in self.conn.execute("SELECT id FROM events WHERE dirty = 1")])
+
+    def clear_dirty(self, ids: Iterable[str]) -> None:
+        with self.transaction() as conn:
+            conn.executemany("UPDATE events SET dirty = 0 WHERE id = ?", [(i,) for i in ids])
+
+    def closed_centroids(self) -> tuple[list[str], list[str], np.ndarray, list[dict[str, float]]]:
+        """The events-level index of closed events: ids, storyline ids, MiniLM centroids, top TF-IDF terms."""
+        rows = self.conn.execute(
+            "SELECT c.event_id, e.storyline_id, c.vector, c.terms FROM event_centroids c"
+            " JOIN events e ON e.id = c.event_id WHERE e.open = 0 ORDER BY c.event_id").fetchall()
+        vectors = (np.vstack([np.frombuffer(r[2], dtype=np.float32) for r in rows]) if rows
+                   else np.zeros((0, 384), dtype=np.float32))
+        return [r[0] for r in rows], [r[1] for r in rows], vectors, [json.loads(r[3]) for r in rows]
+
+    # -- persistent LSH: MinHash signatures and band keys ------------------------------------------
+
+    def missing_minhashes(self) -> list[str]:
+        """Articles not yet checked for copies, in insertion order."""
+        rows = self.conn.execute(
+            "SELECT a.id FROM articles a LEFT JOIN minhashes m ON m.article_id = a.id"
+            " WHERE m.article_id IS NULL ORDER BY a.seq")
+        return [r[0] for r in rows]
+
+    def first_with_hash(self, hashes: Iterable[str]) -> dict[str, str]:
+        """content hash -> the earliest stored article with it (indexed look-ups)."""
+        out: dict[str, str] = {}
+        for h in set(hashes):
+            row = self.conn.execute("SELECT id FROM articles WHERE content_hash = ? ORDER BY seq LIMIT 1",
+                                    (h,)).fetchone()
+            if row:
+                out[h] = row[0]
+        return out
+
+    def lsh_candidates(self, keys: Iterable[tuple[int, int]]) -> dict[str, tuple[int, bytes]]:
+        """Articles sharing any (band, key) with the given ones: id -> (seq, MinHash signature)."""
+        ids: set[str] = set()
+        for band, key in set(keys):
+            ids.update(r[0] for r in self.conn.execute(
+                "SELECT article_id FROM minhash_bands WHERE band = ? AND key = ?", (band, key)))
+        out: dict[str, tuple[int, bytes]] = {}
+        for chunk in _chunks(sorted(ids), 500):
+            out.update((r[0], (r[1], r[2])) for r in self.conn.execute(
+                "SELECT a.id, a.seq, m.signature FROM articles a JOIN minhashes m ON m.article_id = a.id"
+                f" WHERE a.id IN ({','.join('?' * len(chunk))})", chunk))
+        return out
+
+    def put_minhashes(self, signatures: dict[str, bytes], bands: list[tuple[str, int, int]],
+                      links: list[DuplicateLink]) -> None:
+        """Signatures and band keys of checked articles, with the copy links found, in one transaction."""
+        with self.transaction() as conn:
+            conn.executemany("INSERT OR REPLACE INTO minhashes (article_id, signature) VALUES (?,?)",
+                             list(signatures.items()))
+            conn.executemany("INSERT OR IGNORE INTO minhash_bands (article_id, band, key) VALUES (?,?,?)", bands)
+            conn.executemany("INSERT OR REPLACE INTO duplicates (article_id, of_id, kind, score) VALUES (?,?,?,?)",
+                             [(d.article_id, d.of_id, d.kind, d.score) for d in links])
+
+    def copy_ids(self, ids: Iterable[str]) -> set[str]:
+        """Those of ``ids`` that are exact or near copies."""
+        out: set[str] = set()
+        for chunk in _chunks(list(ids), 500):
+            out.update(r[0] for r in self.conn.execute(
+                "SELECT article_id FROM duplicates WHERE kind IN ('exact', 'near') AND article_id IN"
+                f" ({','.join('?' * len(chunk))})", chunk))
+        return out
+
+    def replace_rewrites(self, ids: Iterable[str], links: Iterable[DuplicateLink]) -> None:
+        """Rewrite links of the articles ``ids`` replaced by ``links`` (copies stay)."""
+        with self.transaction() as conn:
+            conn.executemany("DELETE FROM duplicates WHERE article_id = ? AND kind = 'rewrite'",
+                             [(i,) for i in ids])
+            conn.executemany("INSERT OR REPLACE INTO duplicates (article_id, of_id, kind, score) VALUES (?,?,?,?)",
+                             [(d.article_id, d.of_id, d.kind, d.score) for d in links])
 
     def event_data(self, event_id: str) -> dict:
         row = self.conn.execute("SELECT data FROM events WHERE id = ?", (event_id,)).fetchone()
