@@ -1,11 +1,13 @@
 """The story of an event: a cited summary, an editor's title and a source comparison.
 
-``synthesize_event`` embeds every sentence of the event's articles once (one batched call), then
-summary, citations, title and comparison all work from that one index.
+``synthesize_event`` embeds the event's sentences once (one batched call; for large events each
+article's lead window, see ``support.MAX_EMBEDDED_SENTENCES``), then summary, citations, title and
+comparison all work from that one index.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -58,6 +60,28 @@ def synthesize_event(
     support_config: SupportConfig | None = None,
 ) -> EventSynthesis:
     """Summary, title and comparison of one event. ``embedder`` needs ``encode(list[str])``."""
+    with _one_blas_thread():
+        return _synthesize(articles, embedder, outlet_meta, summary_config, support_config)
+
+
+_CONTROLLER = None
+
+
+def _one_blas_thread():
+    """Synthesis multiplies small matrices (a few hundred rows): with two BLAS threads on a busy
+    2-core machine each product can wait ~40 ms for a thread instead of taking 0.2 ms. One thread
+    while synthesising; ONNX Runtime (the embedder) keeps its own threads."""
+    global _CONTROLLER
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # a scikit-learn dependency; without it, numpy's default threads
+        return contextlib.nullcontext()
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def _synthesize(articles, embedder, outlet_meta, summary_config, support_config) -> EventSynthesis:
     arts = [a for a in articles if (a.text or "").strip()]
     if not arts:
         return EventSynthesis(title=next((a.title for a in articles if a.title), "") or "")

@@ -183,10 +183,22 @@ def _name_spans(text: str) -> list[list[str]]:
     return spans
 
 
+def _words_re(ws) -> re.Pattern:
+    return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, ws), key=len, reverse=True)) + r")\b", re.I)
+
+
+# cheap prefilters: a sentence without an institution head cannot hold an institution's name, one
+# without a title word cannot give a person's title (the rules below would find nothing in it)
+_HAS_INSTITUTION = _words_re(INSTITUTION_HEADS)
+_HAS_TITLE = _words_re(TITLE_HEADS | set(HEAD_SYNONYMS) | set(HEAD_SYNONYMS.values()))
+
+
 def _name_disagreements(idx: EventIndex, outlet: dict[str, str]) -> list[dict]:
     uses: dict[tuple, dict] = {}
     per_article: dict[str, set] = defaultdict(set)
-    for i, s in enumerate(idx.sentences):
+    for i, s in enumerate(idx.all_sentences):
+        if not _HAS_INSTITUTION.search(s.text):
+            continue
         for span in _name_spans(s.text):
             # the span's institution: a prefix of 2+ tokens ending in an institution head
             for end in range(2, len(span)):
@@ -211,8 +223,8 @@ def _name_disagreements(idx: EventIndex, outlet: dict[str, str]) -> list[dict]:
         for a_i in range(len(keys)):
             for b_i in range(a_i + 1, len(keys)):
                 ka, kb = keys[a_i], keys[b_i]
-                arts_a = {idx.sentences[r].article_id for r in uses[ka]["rows"]}
-                arts_b = {idx.sentences[r].article_id for r in uses[kb]["rows"]}
+                arts_a = {idx.all_sentences[r].article_id for r in uses[ka]["rows"]}
+                arts_b = {idx.all_sentences[r].article_id for r in uses[kb]["rows"]}
                 if arts_a & arts_b:  # one article uses both: two different things
                     continue
                 if {outlet[a] for a in arts_a} & {outlet[b] for b in arts_b}:
@@ -228,10 +240,10 @@ def _name_disagreements(idx: EventIndex, outlet: dict[str, str]) -> list[dict]:
 
 
 def _version(idx: EventIndex, value: str, rows: list[int], outlet: dict[str, str]) -> dict:
-    arts = list(dict.fromkeys(idx.sentences[r].article_id for r in rows))
+    arts = list(dict.fromkeys(idx.all_sentences[r].article_id for r in rows))
     return {
         "value": value,
-        "sentence": idx.sentences[rows[0]].text,
+        "sentence": idx.all_sentences[rows[0]].text,
         "article_ids": arts,
         "outlets": list(dict.fromkeys(outlet[a] for a in arts)),
     }
@@ -309,7 +321,9 @@ def _only_spelling(a: set[str], b: set[str]) -> bool:
 
 def _title_disagreements(idx: EventIndex, outlet: dict[str, str]) -> list[dict]:
     seen: dict[str, dict[tuple, dict]] = defaultdict(dict)
-    for i, s in enumerate(idx.sentences):
+    for i, s in enumerate(idx.all_sentences):
+        if not _HAS_TITLE.search(s.text):
+            continue
         for key, title, _ in _person_mentions(s.text):
             head, quals = _title_parts(title)
             if not head or not quals:
@@ -329,17 +343,17 @@ def _title_disagreements(idx: EventIndex, outlet: dict[str, str]) -> list[dict]:
                     continue  # one is a fuller form of the other
                 if (sa | sb) & {stem(v) for v in VAGUE}:
                     continue
-                arts_a = {idx.sentences[r].article_id for r in da["rows"]}
-                arts_b = {idx.sentences[r].article_id for r in db["rows"]}
+                arts_a = {idx.all_sentences[r].article_id for r in da["rows"]}
+                arts_b = {idx.all_sentences[r].article_id for r in db["rows"]}
                 if arts_a & arts_b or {outlet[x] for x in arts_a} & {outlet[x] for x in arts_b}:
                     continue
-                person = _person_text(idx.sentences[da["rows"][0]].text, key)
+                person = _person_text(idx.all_sentences[da["rows"][0]].text, key)
                 out.append(
                     {
                         "kind": "title",
                         "subject": person,
                         "versions": [
-                            _version(idx, _title_text(idx.sentences[d["rows"][0]].text, key), d["rows"], outlet)
+                            _version(idx, _title_text(idx.all_sentences[d["rows"][0]].text, key), d["rows"], outlet)
                             for d in (da, db)
                         ],
                     }
@@ -391,7 +405,7 @@ def _fact_disagreements(idx: EventIndex, facts: list[list[int]], outlet: dict[st
         for x in range(len(fact)):
             for y in range(x + 1, len(fact)):
                 a, b = fact[x], fact[y]
-                sa, sb = idx.sentences[a], idx.sentences[b]
+                sa, sb = idx.all_sentences[a], idx.all_sentences[b]
                 if outlet[sa.article_id] == outlet[sb.article_id]:
                     continue
                 cos = float(idx.vectors[a] @ idx.vectors[b])
@@ -434,23 +448,27 @@ def _speaker(text: str, persons: set[str]) -> str | None:
 
 
 def _attribution_disagreements(idx: EventIndex, outlet: dict[str, str]) -> list[dict]:
-    persons = {key for s in idx.sentences for key, _, _ in _person_mentions(s.text)}
+    quoted = [(i, qs) for i, s in enumerate(idx.all_sentences)
+              if (qs := [q for q in _QUOTE.findall(s.text) if len(words(q)) >= 5])]
+    if len(quoted) < 2:
+        return []
+    persons = {key for s in idx.all_sentences for key, _, _ in _person_mentions(s.text)}
     quotes = []
-    for i, s in enumerate(idx.sentences):
-        for q in _QUOTE.findall(s.text):
-            if len(words(q)) >= 5:
-                sp = _speaker(s.text, persons)
-                if sp:
-                    quotes.append((i, content_stems(q), sp))
+    for i, qs in quoted:
+        s = idx.all_sentences[i]
+        for q in qs:
+            sp = _speaker(s.text, persons)
+            if sp:
+                quotes.append((i, content_stems(q), sp))
     out, done = [], set()
     for x in range(len(quotes)):
         for y in range(x + 1, len(quotes)):
             (a, qa, pa), (b, qb, pb) = quotes[x], quotes[y]
-            if pa == pb or outlet[idx.sentences[a].article_id] == outlet[idx.sentences[b].article_id]:
+            if pa == pb or outlet[idx.all_sentences[a].article_id] == outlet[idx.all_sentences[b].article_id]:
                 continue
             if len(qa & qb) / max(min(len(qa), len(qb)), 1) < 0.7:
                 continue
-            ta, tb = idx.sentences[a].text, idx.sentences[b].text
+            ta, tb = idx.all_sentences[a].text, idx.all_sentences[b].text
             if pb.split()[-1] in ta.lower() or pa.split()[-1] in tb.lower():
                 continue  # both speakers named in one sentence: a quote of a quote, not a conflict
             if (a, b) in done:
@@ -539,6 +557,27 @@ def _merge(disagreements: list[dict]) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------ compare
+def _maybe_said_beyond_window(idx: EventIndex, row: int, own_outlet: str, outlet: dict[str, str],
+                              cfg: SupportConfig | None) -> bool:
+    """Large events embed only each article's lead window: a fact is not called unique to one outlet
+    while another outlet's article may say it further down (its numbers and names, and half of its
+    content words within 3 consecutive sentences beyond the window). Precision over recall."""
+    if not idx.windowed:
+        return False
+    cfg = cfg or SupportConfig()
+    st, nums, names = idx.stems[row], idx.nums[row], idx.names[row]
+    if not st:
+        return False
+    for a in idx.article_ids:
+        if outlet[a] == own_outlet or (nums and not nums <= idx.article_nums[a]) or names - idx.article_names[a]:
+            continue
+        if len(st & idx.article_text_stems[a]) < cfg.lexical_mid * len(st):
+            continue
+        if idx.best_window(a, st, outside_only=True)[0] >= cfg.lexical_mid:
+            return True
+    return False
+
+
 def compare(
     articles: list[Article],
     idx: EventIndex,
@@ -577,8 +616,8 @@ def compare(
         if len(outs) == 1 and len(outlets) >= 2:
             r = f[0]
             best = best_by_row[r] if r in best_by_row else article_max_matrix(idx, [r])[0]
-            others = [a for a in idx.article_ids if outlet[a] != outs[0] and best[art_pos[a]] >= cmin]
-            if not any(
+            others = [a for a in idx.article_ids if outlet[a] != outs[0] and (best[art_pos[a]] >= cmin or a in idx.lazy)]
+            if not _maybe_said_beyond_window(idx, r, outs[0], outlet, support_cfg) and not any(
                 support_score(idx, idx.vectors[r], idx.stems[r], idx.nums[r], idx.names[r], a, support_cfg)[0]
                 or support_score(idx, idx.vectors[r], idx.stems[r], set(), set(), a, support_cfg)[1] >= 0.75
                 for a in others

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from storyline.synthesize.sentences import is_good_sentence, is_standalone, words
-from storyline.synthesize.support import EventIndex, SupportConfig, article_max_matrix, supporting_articles
+from storyline.synthesize.support import (
+    EventIndex,
+    SupportConfig,
+    article_max_matrix,
+    prepare_lazy_support,
+    supporting_articles,
+)
 
 
 @dataclass(slots=True)
@@ -148,7 +154,7 @@ def select(idx: EventIndex, cfg: SummaryConfig | None = None) -> list[int]:
     tf = tfidf_centrality(idx, rows) if cfg.w_tfidf else 0.0
     nw = np.array([len(words(idx.sentences[i].text)) for i in rows])
     score = -cfg.w_long * np.maximum(nw - 30, 0) / 30 + cfg.w_tfidf * tf + cfg.w_title * tsim + cfg.w_central * cen + cfg.w_breadth * br + cfg.w_lead * lead + cfg.w_lexical * lex
-    lengths = sorted(sum(len(words(idx.sentences[i].text)) for i in idx.by_article[a]) for a in idx.article_ids)
+    lengths = sorted(idx.article_words.get(a, 0) for a in idx.article_ids)  # whole articles, not the window
     budget = cfg.long_word_budget if lengths[len(lengths) // 2] > cfg.long_article_words else cfg.word_budget
     if budget == cfg.long_word_budget and len(rows) > 2 * cfg.max_sentences:
         picked = _by_topic(idx, rows, score, budget, cfg)
@@ -265,6 +271,8 @@ def summarize(
     idx: EventIndex, cfg: SummaryConfig | None = None, support_cfg: SupportConfig | None = None
 ) -> list[dict]:
     out = []
-    for r in select(idx, cfg):
+    rows = select(idx, cfg)
+    prepare_lazy_support(idx, rows, support_cfg)
+    for r in rows:
         out.append({"text": tidy(idx.sentences[r].text), "article_ids": supporting_articles(idx, r, support_cfg)})
     return out

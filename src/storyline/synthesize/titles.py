@@ -17,7 +17,9 @@ import numpy as np
 from storyline.enrich.nlp import load_parser
 from storyline.records import Article
 from storyline.synthesize.sentences import is_headline_like, words
-from storyline.synthesize.support import EventIndex
+from storyline.synthesize.support import EventIndex, content_stems
+
+MAX_HEADLINES = 8  # headlines embedded to pick the title (large events: a lexical prefilter first)
 
 _SITE_SUFFIX = re.compile(r"\s+[|\-–—:]\s+[^|\-–—:]{2,40}$")
 _WEEKDAYS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
@@ -177,8 +179,13 @@ def event_title(articles: list[Article], idx: EventIndex, summary: list[dict], e
         heads = list(dict.fromkeys(heads))
         if len(heads) == 1:
             return heads[0]
+        if len(heads) > MAX_HEADLINES:  # large events: embed only the headlines closest in words
+            ref_stems = content_stems(" ".join(s["text"] for s in summary))
+            share = [len(content_stems(h) & ref_stems) / (len(content_stems(h)) or 1) for h in heads]
+            keep = sorted(sorted(range(len(heads)), key=lambda i: (-share[i], i))[:MAX_HEADLINES])
+            heads = [heads[i] for i in keep]
         ref = _summary_vector(idx, summary)
-        vecs = np.asarray(encode(heads), dtype=np.float32)
+        vecs = _encode(idx, encode, heads)
         score = vecs @ ref - 0.004 * np.array([abs(len(words(h)) - 10) for h in heads])
         return heads[int(np.argmax(score))]
     # write candidates from the summary's sentences and keep the one closest to the summary
@@ -191,7 +198,7 @@ def event_title(articles: list[Article], idx: EventIndex, summary: list[dict], e
         if len(cands) == 1:
             return cands[0]
         ref = _summary_vector(idx, summary)
-        vecs = np.asarray(encode(cands), dtype=np.float32)
+        vecs = _encode(idx, encode, cands)
         fit = np.array([1.0 if 6 <= len(words(c)) <= 12 else 0.0 for c in cands])
         return cands[int(np.argmax(vecs @ ref + 0.05 * fit))]
     # last resort: a longer written headline, a whole short sentence, or a sentence's main clause
@@ -210,6 +217,13 @@ def event_title(articles: list[Article], idx: EventIndex, summary: list[dict], e
     if summary:
         return " ".join(summary[0]["text"].split()[:12]).rstrip(",;:")
     return next((s.text for s in idx.sentences), "")
+
+
+def _encode(idx: EventIndex, encode, texts: list[str]) -> np.ndarray:
+    """Through the event index's memo when it has one: a headline already embedded is not again."""
+    if getattr(idx, "encode", None) is not None:
+        return idx.encode_texts(texts)
+    return np.asarray(encode(texts), dtype=np.float32)
 
 
 def _summary_vector(idx: EventIndex, summary: list[dict]) -> np.ndarray:
