@@ -87,15 +87,17 @@ def test_work_per_run_is_bounded_as_the_store_grows(tmp_path: Path) -> None:
     config = quiet_config()
     with Store(tmp_path / "s.db") as store:
         feed = Feed(store, n_events=40)
-        loaded = []
+        loaded, written = [], []
         for day in range(40):
             feed.add(day % 40, 3, DAY0 + dt.timedelta(days=day))
             pipeline = Pipeline(store, config)
             pipeline.run([])
             loaded.append(pipeline.summary.clustered)
+            written.append(pipeline.summary.events_written)
         hot_days = config.cluster.close_after_days + 1
         assert max(loaded[20:]) <= 3 * (hot_days + 1)  # never the 120 articles of the store
         assert loaded[-1] == loaded[25]
+        assert max(written[20:]) <= 2  # the day's new event and the one that closes: not the hot set
         assert store.article_count() == 120 and len(partition(store)) == 40
 
 

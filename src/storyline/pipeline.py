@@ -60,6 +60,7 @@ class RunSummary:
     events: int = 0
     storylines: int = 0
     clustered: int = 0  # articles loaded by the cluster stage: the hot set and the new ones, never the store
+    events_written: int = 0  # events whose row or members the cluster stage wrote
     stage_seconds: dict[str, float] = field(default_factory=dict)
     out_dir: Path | None = None
 
@@ -76,7 +77,7 @@ class RunSummary:
             "read": self.read, "new": self.new, "updated": self.updated, "unchanged": self.unchanged,
             "skipped": [str(p) for p in self.problems], "articles": self.articles,
             "duplicates": dict(self.duplicates), "events": self.events, "storylines": self.storylines,
-            "clustered": self.clustered,
+            "clustered": self.clustered, "events_written": self.events_written,
             "stage_seconds": self.stage_seconds, "seconds": self.seconds,
         }
 
@@ -278,8 +279,16 @@ class Pipeline:
         moves = self._assign_storylines(events, numbers, [[closed.storyline_ids[j] for j in h] for h in hits])
         centroids = {e.id: (emb[k], top_terms(tfidf, k, features.vocab or []))
                      for k, e in enumerate(events) if not e.open}
-        meta = {"max_day": repr(max_day)} if max_day is not None else {}
-        self.store.update_clustering(events, sorted(dropped), members_changed=changed, centroids=centroids,
+        meta = {"max_day": repr(max_day)} if max_day is not None and repr(max_day) != stored_max else {}
+        stored = {e.id: e for e in self.store.events(list(before))}
+
+        def same(e: Event, old: Event | None) -> bool:
+            return old is not None and (old.storyline_id, old.date, old.open, old.last_day, old.last_seq) == (
+                e.storyline_id, e.date, e.open, e.last_day, e.last_seq)
+
+        write = [e for e in events if e.id in changed or not same(e, stored.get(e.id))]
+        self.summary.events_written = len(write)
+        self.store.update_clustering(write, sorted(dropped), members_changed=changed, centroids=centroids,
                                      storyline_moves=moves, meta=meta)
         return features
 
