@@ -546,9 +546,9 @@ def test_update_clustering_writes_only_what_changed(store):
     assert store.hot_assignments() == {"c": "e2", "d": "e2", "e": "e3"}
     assert store.assignments() == {"a": "e1", "b": "e1", "c": "e2", "d": "e2", "e": "e3"}
     assert {e.id for e in store.dirty_events()} == {"e2", "e3"}
-    ids, sids, vectors, terms = store.closed_centroids()
+    ids, sids, vectors = store.closed_centroids()
     assert ids == ["e1"] and sids == ["s1"] and np.allclose(vectors[0], vec(1))
-    assert terms == [{"summit": 0.8, "paris": 0.6}]
+    assert store.centroid_terms(["e1", "e2"]) == {"e1": {"summit": 0.8, "paris": 0.6}}
     closed = store.events(["e1"])[0]
     assert not closed.open and closed.article_ids == ["a", "b"] and closed.last_day == 19724.0
 

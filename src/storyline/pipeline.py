@@ -274,7 +274,7 @@ class Pipeline:
         groups = [[row_of[i] for i in e.article_ids] for e in events]
         emb, tfidf = event_centroids(features, groups)
         numbers = link_storylines(features, groups, cfg, (emb, tfidf))
-        closed = ClosedEvents(*self.store.closed_centroids())
+        closed = ClosedEvents(*self.store.closed_centroids(), terms=self.store.centroid_terms)
         hits = closed_links(emb, tfidf, features.vocab or [], closed, cfg)
         moves = self._assign_storylines(events, numbers, [[closed.storyline_ids[j] for j in h] for h in hits])
         centroids = {e.id: (emb[k], top_terms(tfidf, k, features.vocab or []))

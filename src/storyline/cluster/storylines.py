@@ -15,6 +15,7 @@ closed event's top words.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import faiss
 import numpy as np
@@ -91,12 +92,13 @@ def top_terms(tfidf: sparse.csr_matrix, i: int, vocab: list[str], n: int = TOP_T
 
 @dataclass(slots=True)
 class ClosedEvents:
-    """The events-level index: closed events' ids, storylines, MiniLM centroids and top words."""
+    """The events-level index: closed events' ids, storylines and MiniLM centroids; their top words
+    are read only for the candidates (``terms``: event ids -> id -> words)."""
 
     ids: list[str]
     storyline_ids: list[str]
     vectors: np.ndarray
-    terms: list[dict[str, float]]
+    terms: Callable[[list[str]], dict[str, dict[str, float]]]
 
 
 def closed_links(emb: np.ndarray, tfidf: sparse.csr_matrix, vocab: list[str], closed: ClosedEvents,
@@ -108,17 +110,21 @@ def closed_links(emb: np.ndarray, tfidf: sparse.csr_matrix, vocab: list[str], cl
     index = faiss.IndexFlatIP(closed.vectors.shape[1])
     index.add(np.ascontiguousarray(closed.vectors, dtype=np.float32))
     sims, hits = index.search(np.ascontiguousarray(emb, dtype=np.float32), min(config.candidates, len(closed.ids)))
-    column = {w: j for j, w in enumerate(vocab)}
     w = config.storyline_embed_weight
+    # Only a candidate whose MiniLM part could reach the threshold (the TF-IDF part is at most 1) is read.
+    reachable = w * sims + (1 - w) >= config.storyline_threshold
+    wanted = sorted({closed.ids[j] for j in hits[(hits >= 0) & reachable]})
+    terms = closed.terms(wanted) if wanted else {}
+    column = {t: j for j, t in enumerate(vocab)}
     out: list[list[int]] = []
     for i in range(len(emb)):
         lo, hi = tfidf.indptr[i], tfidf.indptr[i + 1]
         own = dict(zip(tfidf.indices[lo:hi].tolist(), tfidf.data[lo:hi].tolist()))
         found = []
         for sim, j in zip(sims[i], hits[i]):
-            if j < 0:
+            if j < 0 or closed.ids[j] not in terms:
                 continue
-            words = sum(v * own.get(column.get(t, -1), 0.0) for t, v in closed.terms[j].items())
+            words = sum(v * own.get(column.get(t, -1), 0.0) for t, v in terms[closed.ids[j]].items())
             if w * float(sim) + (1 - w) * words >= config.storyline_threshold:
                 found.append(int(j))
         out.append(found)

@@ -576,14 +576,22 @@ class PostgresStore:
             if ids:
                 c.execute(text("UPDATE events SET dirty = 0 WHERE id = ANY(:ids)"), {"ids": ids})
 
-    def closed_centroids(self) -> tuple[list[str], list[str], np.ndarray, list[dict[str, float]]]:
-        """The events-level index of closed events: ids, storyline ids, MiniLM centroids, top TF-IDF terms."""
+    def closed_centroids(self) -> tuple[list[str], list[str], np.ndarray]:
+        """The events-level index of closed events: ids, storyline ids and MiniLM centroids."""
         rows = self._rows(
-            "SELECT c.event_id, e.storyline_id, c.vector, c.terms FROM event_centroids c"
+            "SELECT c.event_id, e.storyline_id, c.vector FROM event_centroids c"
             " JOIN events e ON e.id = c.event_id WHERE e.open = 0 ORDER BY c.event_id")
-        vectors = (np.vstack([np.frombuffer(bytes(r[2]), dtype=np.float32) for r in rows]) if rows
-                   else np.zeros((0, VECTOR_DIM), dtype=np.float32))
-        return [r[0] for r in rows], [r[1] for r in rows], vectors, [dict(r[3]) for r in rows]
+        vectors = (np.frombuffer(b"".join(bytes(r[2]) for r in rows), dtype=np.float32).reshape(len(rows), -1)
+                   if rows else np.zeros((0, VECTOR_DIM), dtype=np.float32))
+        return [r[0] for r in rows], [r[1] for r in rows], vectors
+
+    def centroid_terms(self, ids: list[str]) -> dict[str, dict[str, float]]:
+        """event id -> the top words of its TF-IDF centroid, for closed events of ``ids``."""
+        out: dict[str, dict[str, float]] = {}
+        for chunk in _chunks(list(ids)):
+            out.update((r[0], dict(r[1])) for r in self._rows(
+                "SELECT event_id, terms FROM event_centroids WHERE event_id = ANY(:ids)", {"ids": chunk}))
+        return out
 
     # -- persistent LSH: MinHash signatures and band keys ------------------------------------------
 
