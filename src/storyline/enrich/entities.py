@@ -31,6 +31,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 
 TYPE_OF_LABEL = {
     "PERSON": "PERSON",
@@ -109,6 +110,7 @@ _POSS = re.compile(r"(?:['’]s|['’])$")
 _WS = re.compile(r"\s+")
 
 
+@lru_cache(maxsize=65536)
 def fold(s: str) -> str:
     """Accents and case folded, dots dropped, whitespace collapsed."""
     s = unicodedata.normalize("NFKD", s)
@@ -117,6 +119,7 @@ def fold(s: str) -> str:
     return _WS.sub(" ", s).strip()
 
 
+@lru_cache(maxsize=65536)
 def fold_surname(s: str) -> str:
     """Transliteration-tolerant key for a surname: Zelenskyy / Zelenskiy / Zelensky -> zelensky."""
     s = re.sub(r"[^a-z]", "", fold(s))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
 from dataclasses import asdict, dataclass
 
 MONTHS = {
@@ -307,6 +308,7 @@ _STOP = {"since", "after", "before", "their", "there", "which", "would", "could"
 _BOUND = re.compile(r"(?<![A-Z])(?<!\b(?:Mr|Ms|Dr|St|Jr|Sr|vs))(?<!\bMrs)(?<!\b(?:Gen|Sen|Rep|Gov|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Oct|Nov|Dec))(?<!Sept)[.!?][\"”’)]*\s+(?=[A-Z“\"‘])|\n")
 
 
+@lru_cache(maxsize=4096)  # asked three times per time expression (happenings, their text)
 def sentence_bounds(text: str, pos: int) -> tuple[int, int]:
     """(start, end) of the sentence around ``pos``; abbreviations and initials don't end one."""
     lo = max(0, pos - 600)
