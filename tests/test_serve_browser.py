@@ -4,6 +4,9 @@ Starts `python -m storyline.serve` on a free loopback port over the five seed ar
 entities, quotes and timelines added when the enrichment stage is available), opens every page,
 hovers and clicks a citation, filters, searches, sorts a table, checks that no Content-Security-
 Policy violation or script error happens, and saves a screenshot of each page to docs/screenshots/.
+Everything runs twice: on the SQLite store and on a copy of it in PostgreSQL (`serve --db
+postgresql://...`; from STORYLINE_TEST_PG_URL or scripts/pg.sh, skipped with the reason without a
+server). Screenshots come from the SQLite run.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve_backends import pg_copy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("STORYLINE_CHROMIUM", "/usr/bin/chromium")
@@ -49,7 +55,7 @@ def _get_json(url: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Path:
+def sqlite_store(tmp_path_factory) -> Path:
     from storyline.serve.demo import build_demo_store
 
     db = os.environ.get("STORYLINE_BROWSER_DB")  # look at another store (e.g. for docs screenshots)
@@ -59,6 +65,20 @@ def store(tmp_path_factory) -> Path:
     examples = out / "examples"
     shutil.copytree(ROOT / "examples", examples)
     return build_demo_store([examples], out / "store")
+
+
+_backend = {"name": "sqlite"}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def store(request, sqlite_store):
+    """The store served: the SQLite file, or a copy of it in a fresh PostgreSQL schema (its URL)."""
+    _backend["name"] = request.param
+    if request.param == "sqlite":
+        yield sqlite_store
+    else:
+        with pg_copy(sqlite_store) as url:
+            yield url
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +151,8 @@ def page(browser):
 
 
 def shot(page, name: str) -> None:
+    if _backend["name"] != "sqlite":  # the same pages: one set of screenshots
+        return
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{PREFIX}{name}.png"), full_page=True)
 
