@@ -13,6 +13,14 @@ own per-stage seconds), and the baseline "model inference alone": the same Embed
 same per-article texts in-process, nothing else. Results: bench/results/throughput.{json,md}.
 
     .venv/bin/python bench/throughput.py [--sizes 10000] [--sets basil-dev,...] [--no-synthesize]
+        [--label after] [--keep-previous] [--src /path/to/other/src]
+
+Each row also gives the embed and enrich stages' seconds, per article, and their ratio (issue 3:
+entities, quotes and dates should cost no more than the embedding step). ``--label`` names the
+rows ("synthetic-10k (after)"); ``--keep-previous`` keeps the rows already in the results file
+(those without a label are labelled "before"), replacing only rows of the same corpus and label;
+``--src`` runs `storyline run` on another checkout's ``src`` (PYTHONPATH), e.g. the code before a
+change, so that before and after are measured back to back on the same machine.
 """
 
 from __future__ import annotations
@@ -69,13 +77,14 @@ def synthetic(n: int, words: int = 500, seed: int = 7) -> list[dict]:
     return out
 
 
-def run_storyline(path: Path, out: Path, extra: list[str]) -> dict:
+def run_storyline(path: Path, out: Path, extra: list[str], src: str | None = None) -> dict:
     summary = out.parent / (out.name + "-summary.json")
     log = out.parent / (out.name + "-stderr.txt")
     start = time.perf_counter()
     with log.open("w") as err:
         proc = subprocess.Popen([str(ROOT / ".venv/bin/storyline"), "run", str(path), "--out", str(out), "-q",
-                                 "--summary-json", str(summary), *extra], stdout=subprocess.DEVNULL, stderr=err)
+                                 "--summary-json", str(summary), *extra], stdout=subprocess.DEVNULL, stderr=err,
+                                env={**os.environ, "PYTHONPATH": src} if src else None)
         _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) not in (0, 3):
@@ -108,6 +117,9 @@ def main() -> None:
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--sizes", default="10000", help="synthetic corpus sizes, comma-separated ('' for none)")
     parser.add_argument("--no-synthesize", action="store_true", help="pass --no-synthesize to storyline run")
+    parser.add_argument("--label", default="", help="appended to the corpus name of each new row")
+    parser.add_argument("--keep-previous", action="store_true", help="keep the rows already in the results file")
+    parser.add_argument("--src", default=None, help="run storyline from this src folder (PYTHONPATH)")
     args = parser.parse_args()
     extra = ["--no-synthesize"] if args.no_synthesize else []
     corpora = [(name, load(name)) for name in args.sets.split(",") if name]
@@ -118,12 +130,14 @@ def main() -> None:
             path = Path(tmp) / f"{name}.jsonl"
             path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records), encoding="utf-8")
             words = sum(len((r.get("text") or "").split()) for r in records) / len(records)
-            result = run_storyline(path, Path(tmp) / f"out-{name}", extra)
+            result = run_storyline(path, Path(tmp) / f"out-{name}", extra, args.src)
             model_s = inference_alone(records)
             stages = result["stage_seconds"]
             total = sum(stages.values())
+            n = max(result["articles"], 1)
             row = {
-                "corpus": name, "articles": result["articles"], "mean_words": round(words),
+                "corpus": f"{name} ({args.label})" if args.label else name,
+                "articles": result["articles"], "mean_words": round(words),
                 "wall_s": round(result["wall_s"], 1),
                 "articles_per_s": round(result["articles"] / result["wall_s"], 1),
                 "peak_rss_mib": round(result["peak_rss_mib"]),
@@ -131,21 +145,39 @@ def main() -> None:
                 "stage_seconds": {k: round(v, 2) for k, v in stages.items()},
                 "model_alone_s": round(model_s, 1),
                 "ratio_to_model_alone": round(result["wall_s"] / model_s, 2) if model_s else None,
+                "embed_ms_per_article": round(stages.get("embed", 0.0) / n * 1000, 2),
+                "enrich_ms_per_article": round(stages.get("enrich", 0.0) / n * 1000, 2),
+                "enrich_to_embed": round(stages["enrich"] / stages["embed"], 2) if stages.get("embed") else None,
                 "events": result["events"], "synthesize": not args.no_synthesize,
+                "date": dt.date.today().isoformat(),
             }
             rows.append(row)
             print(json.dumps(row), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = "-core" if args.no_synthesize else ""
+    path = RESULTS / f"throughput{suffix}.json"
+    if args.keep_previous and path.exists():
+        old = json.loads(path.read_text())
+        kept = []
+        for r in old.get("rows", []):
+            if not r["corpus"].endswith(")") or r["corpus"].endswith("enrich)"):
+                r = {**r, "corpus": f"{r['corpus']} (before)", "date": r.get("date", old.get("date"))}
+            if r["corpus"] not in {x["corpus"] for x in rows}:
+                kept.append(r)
+        rows = kept + rows
     meta = {"machine": f"{os.cpu_count()} cores", "python": sys.version.split()[0],
             "date": dt.date.today().isoformat(), "rows": rows}
-    (RESULTS / f"throughput{suffix}.json").write_text(json.dumps(meta, indent=1))
-    lines = ["| corpus | articles | words/article | wall s | articles/s | peak RSS MiB | model alone s | run / model | top stages |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    path.write_text(json.dumps(meta, indent=1))
+    lines = [("| corpus | articles | words/article | wall s | articles/s | peak RSS MiB | model alone s | run / model "
+              "| embed s | enrich s | enrich / embed | top stages |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         top = ", ".join(f"{k} {v:.0%}" for k, v in sorted(r["stage_share"].items(), key=lambda kv: -kv[1])[:3])
+        st = r["stage_seconds"]
+        ratio = round(st["enrich"] / st["embed"], 2) if st.get("embed") and "enrich" in st else "-"
         lines.append(f"| {r['corpus']} | {r['articles']} | {r['mean_words']} | {r['wall_s']} | {r['articles_per_s']} |"
-                     f" {r['peak_rss_mib']} | {r['model_alone_s']} | {r['ratio_to_model_alone']} | {top} |")
+                     f" {r['peak_rss_mib']} | {r['model_alone_s']} | {r['ratio_to_model_alone']} |"
+                     f" {st.get('embed', '-')} | {st.get('enrich', '-')} | {ratio} | {top} |")
     (RESULTS / f"throughput{suffix}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -14,6 +14,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from storyline.enrich import nlp
 from storyline.enrich.entities import EntityIndex, Mention, build_entities, extract_mentions, fold
 from storyline.enrich.nlp import run_ner
 from storyline.enrich.quotes import Quote, extract_quotes, find_quote_spans, normalise_marks
@@ -162,8 +163,11 @@ def enrich_article(article: Article) -> ArticleEnrichment:
     return enrich_articles([article])[0]
 
 
-def enrich_articles(articles: list[Article], batch_size: int = 16) -> list[ArticleEnrichment]:
-    """The same as ``enrich_article`` for each, with NER batched through ``nlp.pipe``."""
+def enrich_articles(articles: list[Article], batch_size: int = 128) -> list[ArticleEnrichment]:
+    """The same as ``enrich_article`` for each, with NER batched through ``nlp.pipe``.
+
+    NER reads the reporter's text (quote contents skipped) within ``nlp.WINDOW_WORDS`` words of
+    a possible name (see ``nlp.run_ner``); ``bench/enrich_speed.py`` measures what that changes."""
     if not articles:
         return []
     t0 = time.perf_counter()
@@ -172,7 +176,7 @@ def enrich_articles(articles: list[Article], batch_size: int = 16) -> list[Artic
     if SKIP_QUOTES_IN_NER:
         skip = [[(s, e) for pieces, _u in find_quote_spans(normalise_marks(t)) for s, e in pieces if e - s > 40]
                 for t in texts]
-    spans = run_ner(texts, batch_size=batch_size, skip=skip)
+    spans = run_ner(texts, batch_size=batch_size, skip=skip, window=nlp.WINDOW_WORDS)
     ner_each = (time.perf_counter() - t0) / len(articles)
     out = []
     for a, sp in zip(articles, spans):

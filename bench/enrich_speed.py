@@ -1,0 +1,207 @@
+"""Per-article time of enrichment (entities, quotes, dates) beside the embedding step, and what
+reading only windows around possible names changes in the entities.
+
+    .venv/bin/python bench/enrich_speed.py [--n 300] [--sets basil-dev,ecbplus-dev,allsides-dev,synthetic]
+
+For each corpus (the first ``--n`` articles of a dev set, gold fields stripped; ``synthetic``: the
+first ``--n`` articles of throughput.py's synthetic corpus), in this one process, back to back:
+- embed: the pipeline's embedding step alone (``Embedder`` on ``pipeline.embedding_text``: title
+  and lead, 128 tokens; onnxruntime uses its own threads);
+- enrich: ``enrich_articles`` in chunks of 64 articles (as one enrichment worker gets them), one
+  thread, with its own per-stage split (NER, entities, quotes, dates);
+- enrich with full NER: the same with ``nlp.WINDOW_WORDS = None`` (NER reads every sentence of the
+  reporter's text, as before windows);
+each timed twice, the faster kept (the machine is shared). Mention agreement: per article, the
+multiset of (mention text, type) that ``extract_mentions`` keeps from windowed NER against full NER
+(micro precision/recall), and the same over the raw NER spans of the labels entities use.
+Cache potential: the share of window characters whose exact (whitespace-normalised) window text
+already occurred earlier in the same 64-article chunk, and anywhere earlier in the corpus.
+Results: bench/results/enrich_speed.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+RESULTS = ROOT / "bench" / "results"
+CHUNK = 64
+
+
+def articles_of(name: str, n: int):
+    from throughput import load, synthetic
+
+    from storyline.records import Article
+
+    rows = synthetic(n) if name == "synthetic" else load(name)[:n]
+    out = []
+    for r in rows:
+        d = r.get("date")
+        pub = dt.datetime.fromisoformat(d[:10]) if d else None
+        out.append(Article(id=r["id"], text=r.get("text") or "", content_hash="", title=r.get("title"),
+                           source=r.get("source"), published_at=pub))
+    return out
+
+
+def timed(fn, reps: int = 2):
+    best, result = None, None
+    for _ in range(reps):
+        t = time.perf_counter()
+        result = fn()
+        s = time.perf_counter() - t
+        best = s if best is None else min(best, s)
+    return best, result
+
+
+def enrich_all(articles, window):
+    from storyline.enrich import nlp
+    from storyline.enrich.enrichment import enrich_articles
+
+    saved = nlp.WINDOW_WORDS
+    nlp.WINDOW_WORDS = window
+    try:
+        out = []
+        for i in range(0, len(articles), CHUNK):
+            out += enrich_articles(articles[i:i + CHUNK])
+        return out
+    finally:
+        nlp.WINDOW_WORDS = saved
+
+
+def agreement(full: list[Counter], test: list[Counter]) -> tuple[float, float]:
+    tp = fp = fn = 0
+    for a, b in zip(full, test):
+        tp += sum((a & b).values())
+        fp += sum((b - a).values())
+        fn += sum((a - b).values())
+    return (tp / (tp + fp) if tp + fp else 1.0), (tp / (tp + fn) if tp + fn else 1.0)
+
+
+def raw_spans(articles, window):
+    from storyline.enrich.enrichment import SKIP_QUOTES_IN_NER
+    from storyline.enrich.entities import TYPE_OF_LABEL
+    from storyline.enrich.nlp import run_ner
+    from storyline.enrich.quotes import find_quote_spans, normalise_marks
+
+    out = []
+    for i in range(0, len(articles), CHUNK):
+        texts = [a.text for a in articles[i:i + CHUNK]]
+        skip = None
+        if SKIP_QUOTES_IN_NER:
+            skip = [[(s, e) for pieces, _u in find_quote_spans(normalise_marks(t)) for s, e in pieces if e - s > 40]
+                    for t in texts]
+        for spans in run_ner(texts, skip=skip, window=window):
+            out.append(Counter((" ".join(t.split()), lab) for _s, _e, lab, t in spans if lab in TYPE_OF_LABEL))
+    return out
+
+
+def repeats(articles, window) -> tuple[float, float]:
+    from storyline.enrich import nlp
+    from storyline.enrich.quotes import find_quote_spans, normalise_marks
+
+    seen_all: set[str] = set()
+    seen_chunk: set[str] = set()
+    total = rep_all = rep_chunk = 0
+    for j, a in enumerate(articles):
+        if j % CHUNK == 0:
+            seen_chunk = set()
+        t = a.text
+        skip = [(s, e) for pieces, _u in find_quote_spans(normalise_marks(t)) for s, e in pieces if e - s > 40]
+        for ra, rb in nlp._runs(t, skip):
+            for wa, wb in nlp.windows(t[ra:rb], window):
+                w = " ".join(t[ra + wa:ra + wb].split())
+                total += len(w)
+                rep_all += len(w) if w in seen_all else 0
+                rep_chunk += len(w) if w in seen_chunk else 0
+                seen_all.add(w)
+                seen_chunk.add(w)
+    return rep_chunk / max(total, 1), rep_all / max(total, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=300)
+    parser.add_argument("--sets", default="basil-dev,ecbplus-dev,allsides-dev,synthetic")
+    args = parser.parse_args()
+
+    from storyline.config import EmbedConfig
+    from storyline.enrich import nlp
+    from storyline.enrich.embed import Embedder
+    from storyline.pipeline import embedding_text
+
+    window = nlp.WINDOW_WORDS
+    embedder = Embedder(EmbedConfig())
+    nlp.load_nlp()
+    rows = []
+    for name in [s for s in args.sets.split(",") if s]:
+        arts = articles_of(name, args.n)
+        n = len(arts)
+        words = sum(len(a.text.split()) for a in arts) / n
+        texts = [embedding_text(a) for a in arts]
+        embedder.encode(texts[:8])
+        enrich_all(arts[:8], window)
+        embed_s, _ = timed(lambda texts=texts: embedder.encode(texts))
+        enrich_s, enr = timed(lambda arts=arts: enrich_all(arts, window))
+        full_s, enr_full = timed(lambda arts=arts: enrich_all(arts, None))
+        stages = {k: sum(e.timings.get(k, 0.0) for e in enr) / n * 1000 for k in ("ner", "entities", "quotes", "timexes")}
+        stages_full = {k: sum(e.timings.get(k, 0.0) for e in enr_full) / n * 1000 for k in ("ner", "entities", "quotes", "timexes")}
+        mentions = [Counter((m.name, m.type) for m in e.mentions) for e in enr]
+        mentions_full = [Counter((m.name, m.type) for m in e.mentions) for e in enr_full]
+        mp, mr = agreement(mentions_full, mentions)
+        sp, sr = agreement(raw_spans(arts, None), raw_spans(arts, window))
+        rep_chunk, rep_all = repeats(arts, window)
+        row = {
+            "corpus": name, "articles": n, "mean_words": round(words),
+            "embed_ms_per_article": round(embed_s / n * 1000, 2),
+            "enrich_ms_per_article": round(enrich_s / n * 1000, 2),
+            "enrich_stage_ms_per_article": {k: round(v, 2) for k, v in stages.items()},
+            "enrich_to_embed": round(enrich_s / embed_s, 2),
+            "full_ner_enrich_ms_per_article": round(full_s / n * 1000, 2),
+            "full_ner_stage_ms_per_article": {k: round(v, 2) for k, v in stages_full.items()},
+            "full_ner_enrich_to_embed": round(full_s / embed_s, 2),
+            "speedup": round(full_s / enrich_s, 2),
+            "mention_agreement": {"precision": round(mp, 4), "recall": round(mr, 4)},
+            "ner_span_agreement": {"precision": round(sp, 4), "recall": round(sr, 4)},
+            "repeated_window_chars": {"within_chunk": round(rep_chunk, 3), "whole_corpus": round(rep_all, 3)},
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    meta = {"machine": f"{os.cpu_count()} cores (shared)", "python": sys.version.split()[0],
+            "date": dt.date.today().isoformat(), "window_words": window, "chunk": CHUNK,
+            "load_average_1min": round(os.getloadavg()[0], 2), "rows": rows}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "enrich_speed.json").write_text(json.dumps(meta, indent=1) + "\n")
+    lines = [
+        f"# Enrichment vs embedding, ms per article (one process; NER window +-{window} words)",
+        "",
+        ("| corpus | articles | words | embed | enrich (NER / ent. / quotes / dates) | enrich / embed "
+         "| full-NER enrich | full / embed | speed-up | mentions P / R | NER spans P / R | repeated windows (chunk / corpus) |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        st = r["enrich_stage_ms_per_article"]
+        lines.append(
+            f"| {r['corpus']} | {r['articles']} | {r['mean_words']} | {r['embed_ms_per_article']} | "
+            f"{r['enrich_ms_per_article']} ({st['ner']} / {st['entities']} / {st['quotes']} / {st['timexes']}) | "
+            f"{r['enrich_to_embed']}x | {r['full_ner_enrich_ms_per_article']} | {r['full_ner_enrich_to_embed']}x | "
+            f"{r['speedup']}x | {r['mention_agreement']['precision']:.4f} / {r['mention_agreement']['recall']:.4f} | "
+            f"{r['ner_span_agreement']['precision']:.4f} / {r['ner_span_agreement']['recall']:.4f} | "
+            f"{r['repeated_window_chars']['within_chunk']:.1%} / {r['repeated_window_chars']['whole_corpus']:.1%} |"
+        )
+    lines += ["", f"Load average at the end: {meta['load_average_1min']} (2 cores shared with other jobs).",
+              ("Embed runs onnxruntime with its own threads; enrich is one thread (the pipeline runs two "
+               "enrichment worker processes from 400 articles on).")]
+    (RESULTS / "enrich_speed.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
