@@ -34,6 +34,44 @@ log = logging.getLogger(__name__)
 VECTOR_DIM = 384
 
 
+class _PerThread:
+    """One connection per thread; those of threads that ended (the server's worker threads come and
+    go) are closed when the next one opens, the rest on :meth:`close_all`."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        self.conns: list[tuple[threading.Thread, Any]] = []
+
+    def get(self):
+        return getattr(self.local, "conn", None)
+
+    def add(self, conn) -> None:
+        self.local.conn = conn
+        me = threading.current_thread()
+        with self.lock:  # connections of ended threads, and this thread's previous (broken) one
+            dead = [c for t, c in self.conns if t is me or not t.is_alive()]
+            self.conns = [(t, c) for t, c in self.conns if t is not me and t.is_alive()] + [(me, conn)]
+        for c in dead:
+            _close_quietly(c)
+
+    def drop(self) -> None:
+        self.local.conn = None
+
+    def close_all(self) -> None:
+        with self.lock:
+            conns, self.conns = self.conns, []
+        for _, c in conns:
+            _close_quietly(c)
+
+
+def _close_quietly(conn) -> None:
+    try:
+        conn.close()
+    except Exception:  # noqa: BLE001 - closing a connection that may be broken
+        pass
+
+
 class SqliteDB:
     kind = "sqlite"
     busy_errors: tuple = (sqlite3.OperationalError,)
@@ -49,20 +87,16 @@ class SqliteDB:
             raise FileNotFoundError(f"no storyline database at {self.path}")
         self.writer = Store(self.path)
         self.label = str(self.path)
-        self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._conns = _PerThread()
 
     def conn(self) -> sqlite3.Connection:
-        c = getattr(self._local, "conn", None)
+        c = self._conns.get()
         if c is None:
             c = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             c.row_factory = sqlite3.Row
             c.execute("PRAGMA query_only = ON")
             c.execute("PRAGMA busy_timeout = 5000")
-            self._local.conn = c
-            with self._lock:
-                self._conns.append(c)
+            self._conns.add(c)
         return c
 
     def rows(self, sql: str, params: Sequence = ()) -> list:
@@ -94,10 +128,7 @@ class SqliteDB:
         return matrix, seqs
 
     def close(self) -> None:
-        with self._lock:
-            conns, self._conns = self._conns, []
-        for c in conns:
-            c.close()
+        self._conns.close_all()
         self.writer.close()
 
 
@@ -140,31 +171,28 @@ class PostgresDB:
     def __init__(self, url: str) -> None:
         import sqlalchemy as sa
 
-        from storyline.store import open_store
         from storyline.store import pg_search
+        from storyline.store.postgres import PostgresStore
 
         self.sa = sa
         self.pg_search = pg_search
         self.busy_errors = (sa.exc.DBAPIError,)
-        self.writer = open_store(url)
+        # room for a held connection per request thread (+ the event loop's, the warm-up's, the writer's)
+        threads = int(os.environ.get("STORYLINE_THREADS", "8"))
+        self.writer = PostgresStore(url, pool_size=threads + 4, max_overflow=threads + 4)
         self.engine = self.writer.engine
         self.label = self.writer.url  # password hidden
-        self._local = threading.local()
-        self._conns: list[Any] = []
-        self._lock = threading.Lock()
+        self._conns = _PerThread()
         self._sql: dict[str, str] = {}
         self.counter = self._install_generation_counter()
 
     # -- connections ------------------------------------------------------------------------------
 
     def conn(self):
-        c = getattr(self._local, "conn", None)
+        c = self._conns.get()
         if c is None or c.closed or c.invalidated:
             c = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            self._local.conn = c
-            with self._lock:
-                self._conns = [x for x in self._conns if not x.closed]
-                self._conns.append(c)
+            self._conns.add(c)
         return c
 
     def _run(self, sql: str, params: Sequence = ()):
@@ -173,7 +201,7 @@ class PostgresDB:
         except self.sa.exc.DBAPIError as e:
             if not e.connection_invalidated:  # a dropped connection (server restart): once more on a new one
                 raise
-            self._local.conn = None
+            self._conns.drop()
             return self.conn().exec_driver_sql(sql, tuple(params))
 
     def rows(self, sql: str, params: Sequence = ()) -> list[Row]:
@@ -256,13 +284,7 @@ class PostgresDB:
         raise AssertionError("unreachable")
 
     def close(self) -> None:
-        with self._lock:
-            conns, self._conns = self._conns, []
-        for c in conns:
-            try:
-                c.close()
-            except Exception:  # noqa: BLE001 - closing on shutdown
-                pass
+        self._conns.close_all()
         self.writer.close()
 
 
