@@ -12,13 +12,12 @@ articles reach storyline. Baselines run on the same events in the same script:
 Citation precision: every (summary sentence, cited article) pair is judged by an automatic judge
 that is stricter and different from the system's check (see ``judge``); 30 pairs where the cited
 article is not the sentence's own source are written to results/citation_check.md for a hand check.
-Speed: one synthetic 50-article event (the dev events' articles, 50 of them, as one event).
+Speed is measured apart, cold and warm, by bench/synthesis_speed.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import datetime as dt
 import hashlib
 import json
@@ -172,21 +171,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--limit", type=int, default=0)
-    ap.add_argument("--no-speed", action="store_true")
-    ap.add_argument("--speed-only", action="store_true")
+    ap.add_argument("--no-speed", action="store_true", help="accepted for old command lines: speed is bench/synthesis_speed.py")
     ap.add_argument("--show-check", action="store_true", help="print the 30 check pairs with their texts")
     ap.add_argument("--write-check", action="store_true", help="(re)write results/citation_check.md, verdicts blank")
     args = ap.parse_args()
 
     events, golds, ids = load_events(args.data)
-    if args.speed_only:  # re-measure speed into the existing results (e.g. on a quiet machine)
-        result = json.loads((RESULTS / "summaries.json").read_text())
-        result["speed_50_articles"] = speed_50(events, Embedder(EmbedConfig()))
-        (RESULTS / "summaries.json").write_text(json.dumps(result, indent=2) + "\n")
-        md = render_md(result)
-        (RESULTS / "summaries.md").write_text(md)
-        print(md)
-        return
     if args.limit:
         events, golds, ids = events[: args.limit], golds[: args.limit], ids[: args.limit]
     emb = CachedEmbedder(Embedder(EmbedConfig()))
@@ -242,7 +232,6 @@ def main() -> None:
     if args.write_check:
         write_check(sample)
 
-    speed = None if args.no_speed else speed_50(events, emb.inner)
     result = {
         "data": str(args.data.name),
         "events": len(events),
@@ -251,57 +240,12 @@ def main() -> None:
         "summary_sentences_mean": round(statistics.mean(n_sent), 2),
         "seconds_per_event_dev_cached": round(statistics.mean(per_event_s), 4),
         "total_seconds": round(total_s, 1),
-        "speed_50_articles": speed,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "summaries.json").write_text(json.dumps(result, indent=2) + "\n")
     md = render_md(result)
     (RESULTS / "summaries.md").write_text(md)
     print(md)
-
-
-def _clear_caches() -> None:
-    from storyline.synthesize import comparison, support
-
-    for f in (comparison._person_mentions, support.norm_token, support.stem):
-        f.cache_clear()
-
-
-def _time_event(arts: list[Article], embedder: Embedder) -> dict:
-    embedder.encode(["warm-up"])  # the model load is not the event's cost
-    _clear_caches()
-    t0, c0 = time.perf_counter(), time.process_time()
-    syn = synthesize_event(arts, embedder)
-    full, full_cpu = time.perf_counter() - t0, time.process_time() - c0
-    cached = CachedEmbedder(embedder)
-    synthesize_event(arts, cached)  # fill the embedding cache
-    _clear_caches()
-    t1, c1 = time.perf_counter(), time.process_time()
-    synthesize_event(arts, cached)
-    warm, warm_cpu = time.perf_counter() - t1, time.process_time() - c1
-    n_sent = sum(len(split_sentences(a.text)) for a in arts)
-    return {"articles": len(arts), "sentences": n_sent, "seconds_with_embedding": round(full, 3),
-            "seconds_embeddings_cached": round(warm, 3), "cpu_seconds_with_embedding": round(full_cpu, 3),
-            "cpu_seconds_embeddings_cached": round(warm_cpu, 3), "load_average_1min": round(os.getloadavg()[0], 1),
-            "backend": embedder.backend, "summary_sentences": len(syn.summary)}
-
-
-def speed_50(events: list[list[Article]], embedder: Embedder) -> dict:
-    """Synthesis of one 50-article event on this machine, embedding included, twice: 50 AllSides
-    leads (short), and 50 full-length BASIL articles when that file is there (long)."""
-    out = {"leads": _time_event([a for ev in events[:20] for a in ev][:50], embedder)}
-    basil = DATA.parent / "basil-dev.jsonl"
-    if basil.exists():
-        arts = []
-        for line in basil.open():
-            r = strip_gold(json.loads(line))
-            text = r.get("text") or ""
-            arts.append(Article(id=r["id"], text=text, content_hash=hashlib.sha256(text.encode()).hexdigest(),
-                                title=r.get("title"), source=r.get("source")))
-            if len(arts) == 50:
-                break
-        out["full_texts"] = _time_event(arts, embedder)
-    return out
 
 
 def write_check(sample: list[dict]) -> None:
@@ -330,11 +274,7 @@ def render_md(r: dict) -> str:
               f"{c['precision_cross_pairs']:.3f} over the {c['cross_pairs']} pairs citing an article other than the "
               f"sentence's source. Citations per sentence: {c['mean_citations_per_sentence']}.",
               f"Summary sentences per event: {r['summary_sentences_mean']}."]
-    for kind, s in (r.get("speed_50_articles") or {}).items():
-        lines.append(f"Speed, one {s['articles']}-article event ({kind}, {s['sentences']} sentences, {s['backend']}, "
-                     f"2 threads): {s['seconds_with_embedding']} s wall / {s.get('cpu_seconds_with_embedding')} s CPU "
-                     f"with embedding, {s['seconds_embeddings_cached']} s wall / {s.get('cpu_seconds_embeddings_cached')} "
-                     f"s CPU with the sentence embeddings cached (load average {s.get('load_average_1min')} during the run).")
+    lines.append("Speed: bench/synthesis_speed.py (results/synthesis_speed.md).")
     return "\n".join(lines) + "\n"
 
 

@@ -198,6 +198,117 @@ def measure(reps: int, only: str | None) -> dict:
     return out
 
 
+class DictCache:
+    """Embeds each distinct text once (the quality comparison is not timed)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.cache = inner, {}
+
+    def encode(self, texts):
+        import numpy as np
+
+        todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if todo:
+            self.cache.update(zip(todo, self.inner.encode(todo)))
+        return np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+
+def quality() -> dict:
+    """What the sentence budget changes: every event over the budget (the three 50-article events
+    above and the ECB+ dev events of more than MAX_EMBEDDED_SENTENCES sentences) synthesised with
+    the budget and without it (every sentence embedded), same code otherwise. Summary agreement
+    (ROUGE F of the budgeted summary against the unbudgeted one, and identical sentences), citations
+    per sentence and the lexical citation judge of bench/summaries.py, facts, facts only one outlet
+    reports and disagreements."""
+    from rouge_score import rouge_scorer
+
+    from storyline.config import EmbedConfig
+    from storyline.enrich.embed import Embedder
+    from storyline.synthesize import support, synthesize_event
+    from storyline.synthesize.sentences import split_sentences
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from summaries import judge  # noqa: E402
+
+    emb = DictCache(Embedder(EmbedConfig()))
+    events = build_events()
+    by_cluster = defaultdict(list)
+    for r in _rows("ecbplus-dev"):
+        by_cluster[r["gold_cluster"]].append(r)
+    for cid, rows in by_cluster.items():
+        arts = [_article(r) for r in rows]
+        if sum(len(split_sentences(a.text)) for a in arts) > support.MAX_EMBEDDED_SENTENCES:
+            events[cid] = arts
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    budget = support.MAX_EMBEDDED_SENTENCES
+    rows_out = {}
+    for name, arts in events.items():
+        by_id = {a.id: a for a in arts}
+        res = {}
+        for mode, limit in (("budget", budget), ("all", 0)):
+            support.MAX_EMBEDDED_SENTENCES = limit
+            try:
+                syn = synthesize_event(arts, emb)
+            finally:
+                support.MAX_EMBEDDED_SENTENCES = budget
+            pairs = [(s["text"], aid) for s in syn.summary for aid in s["article_ids"]]
+            cross = [(t, aid) for s in syn.summary for aid in s["article_ids"][1:] for t in [s["text"]]]
+            res[mode] = {
+                "summary": [s["text"] for s in syn.summary],
+                "sentences": len(syn.summary), "citations": len(pairs),
+                "judge_ok": sum(judge(t, by_id[a]) for t, a in pairs),
+                "cross_citations": len(cross), "cross_judge_ok": sum(judge(t, by_id[a]) for t, a in cross),
+                "facts": len(syn.comparison.get("facts", [])),
+                "multi_outlet_facts": sum(1 for f in syn.comparison.get("facts", []) if len(f["outlets"]) > 1),
+                "unique_facts": len(syn.comparison.get("unique_facts", [])),
+                "disagreements": sorted(f"{d['kind']}:{d['subject']}" for d in syn.comparison.get("disagreements", [])),
+            }
+        sc = scorer.score(" ".join(res["all"]["summary"]), " ".join(res["budget"]["summary"]))
+        same = len(set(res["budget"]["summary"]) & set(res["all"]["summary"]))
+        for r in res.values():
+            r.pop("summary")
+        rows_out[name] = {"articles": len(arts), "sentences": sum(len(split_sentences(a.text)) for a in arts),
+                          "rouge_vs_all": {k: round(v.fmeasure, 3) for k, v in sc.items()},
+                          "same_sentences": same, **res}
+        print(name, json.dumps(rows_out[name]), flush=True)
+    return rows_out
+
+
+def render_quality(q: dict) -> list[str]:
+    lines = ["## What the sentence budget changes (quality)", "",
+             "Each event over the budget synthesised twice with the current code: with the budget (lead windows) "
+             "and with every sentence embedded. Summary agreement = ROUGE F of the budgeted summary against the "
+             "unbudgeted one; judge = the lexical citation judge of bench/summaries.py (ok / pairs); cross = "
+             "citations of an article other than the sentence's source.", "",
+             "| event | articles | sentences | R-1 / R-2 / R-L vs all | same sentences | citations budget / all | judge ok budget / all | cross ok budget / all | facts (multi-outlet) budget / all | unique facts budget / all | disagreements budget / all |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    tot = defaultdict(int)
+    for name, e in q.items():
+        b, a, r = e["budget"], e["all"], e["rouge_vs_all"]
+        lines.append(
+            f"| {name} | {e['articles']} | {e['sentences']} | {r['rouge1']:.2f} / {r['rouge2']:.2f} / {r['rougeL']:.2f} | "
+            f"{e['same_sentences']} of {a['sentences']} | {b['citations']} / {a['citations']} | {b['judge_ok']}/{b['citations']} / "
+            f"{a['judge_ok']}/{a['citations']} | {b['cross_judge_ok']}/{b['cross_citations']} / {a['cross_judge_ok']}/{a['cross_citations']} | "
+            f"{b['facts']} ({b['multi_outlet_facts']}) / {a['facts']} ({a['multi_outlet_facts']}) | {b['unique_facts']} / {a['unique_facts']} | "
+            f"{len(b['disagreements'])} / {len(a['disagreements'])} |")
+        for mode in ("budget", "all"):
+            for k in ("sentences", "citations", "judge_ok", "cross_citations", "cross_judge_ok", "unique_facts"):
+                tot[f"{mode}_{k}"] += e[mode][k]
+        tot["same"] += e["same_sentences"]
+        for k in ("rouge1", "rouge2", "rougeL"):
+            tot[k] += r[k]
+    n = max(len(q), 1)
+    lines += ["", f"Over {len(q)} events: summary agreement R-1/R-2/R-L {tot['rouge1'] / n:.3f} / {tot['rouge2'] / n:.3f} / "
+              f"{tot['rougeL'] / n:.3f}, {tot['same']} of {tot['all_sentences']} summary sentences identical; citations per "
+              f"sentence {tot['budget_citations'] / max(tot['budget_sentences'], 1):.2f} (budget) vs "
+              f"{tot['all_citations'] / max(tot['all_sentences'], 1):.2f} (all); judge precision "
+              f"{tot['budget_judge_ok'] / max(tot['budget_citations'], 1):.3f} vs {tot['all_judge_ok'] / max(tot['all_citations'], 1):.3f} "
+              f"(cross-article {tot['budget_cross_judge_ok']}/{tot['budget_cross_citations']} vs "
+              f"{tot['all_cross_judge_ok']}/{tot['all_cross_citations']}); facts only one outlet reports "
+              f"{tot['budget_unique_facts']} vs {tot['all_unique_facts']}.", ""]
+    return lines
+
+
 def render_md(result: dict) -> str:
     lines = ["# Synthesis speed: one 50-article event, 2 cores", "",
              f"Measured {result['when']} on {result['machine']} by `bench/synthesis_speed.py` "
@@ -219,6 +330,8 @@ def render_md(result: dict) -> str:
                     f"{m['embed_wall']:.3f} / {m['embed_cpu']:.3f} | {m['texts_embedded']} | {m['cache_wall']:.3f} | "
                     f"{m['synth_wall']:.3f} / {m['synth_cpu']:.3f} | {e['load_average_1min']} |")
         lines.append("")
+    if result.get("quality"):
+        lines += render_quality(result["quality"])
     return "\n".join(lines) + "\n"
 
 
@@ -230,12 +343,27 @@ def main() -> None:
     ap.add_argument("--src", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--json-out", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--no-quality", action="store_true", help="skip the budget vs no-budget quality comparison")
+    ap.add_argument("--quality-only", action="store_true", help="only the quality comparison, into the existing results")
     args = ap.parse_args()
 
     if args.src or args.json_out:  # a child run: measure one source tree and hand back JSON
         _setup_path(args.src)
         res = measure(args.reps, args.only)
         args.json_out.write_text(json.dumps(res))
+        return
+
+    if args.quality_only:
+        _setup_path(None)
+        q = quality()
+        result = json.loads((RESULTS / "synthesis_speed.json").read_text()) if (RESULTS / "synthesis_speed.json").exists() else {"runs": {}}
+        result["quality"] = q
+        md = render_md({"when": "", "machine": "", "reps": 0, **result}) if not result.get("runs") else render_md(result)
+        print(md)
+        if not args.no_write:
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            (RESULTS / "synthesis_speed.json").write_text(json.dumps(result, indent=2) + "\n")
+            (RESULTS / "synthesis_speed.md").write_text(md)
         return
 
     runs = {}
@@ -266,6 +394,9 @@ def main() -> None:
             runs[label] = json.loads(js.read_text())
     result = {"when": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "machine": f"{os.cpu_count()} cores", "reps": args.reps, "runs": runs}
+    if not args.no_quality:
+        _setup_path(None)
+        result["quality"] = quality()
     md = render_md(result)
     print(md)
     if not args.no_write:

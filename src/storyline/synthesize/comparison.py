@@ -11,6 +11,11 @@ a narrow, explicit rule:
 - ``number`` / ``date``: two aligned sentences giving one unit different values, or different
   weekdays for the same happening;
 - ``attribution``: the same quotation given to two different named people.
+
+Large events (more than ``support.MAX_EMBEDDED_SENTENCES`` sentences) align facts over each
+article's lead window only; the lexical rules (names, titles, quotations) still read every sentence,
+and a fact is called unique to one outlet only when no other outlet's article may state it further
+down (its numbers, names and half of its content words within 3 consecutive sentences).
 """
 
 from __future__ import annotations
@@ -450,8 +455,8 @@ def _speaker(text: str, persons: set[str]) -> str | None:
 def _attribution_disagreements(idx: EventIndex, outlet: dict[str, str]) -> list[dict]:
     quoted = [(i, qs) for i, s in enumerate(idx.all_sentences)
               if (qs := [q for q in _QUOTE.findall(s.text) if len(words(q)) >= 5])]
-    if len(quoted) < 2:
-        return []
+    if len({outlet[idx.all_sentences[i].article_id] for i, _ in quoted}) < 2:
+        return []  # quotations from one outlet only: nothing to disagree about
     persons = {key for s in idx.all_sentences for key, _, _ in _person_mentions(s.text)}
     quotes = []
     for i, qs in quoted:
