@@ -1,8 +1,8 @@
 """The web app's PostgreSQL read side: full-text index (incremental refresh, safe queries, same
 results as FTS5 on the same articles), change detection without a file, embeddings.
 
-Needs a PostgreSQL server (STORYLINE_TEST_PG_URL or scripts/pg.sh, see tests/serve_backends.py);
-skips with the reason otherwise. No models: articles and vectors are made up.
+Needs a PostgreSQL server (the `pg_url` fixture of tests/conftest.py: STORYLINE_TEST_PG_URL or
+scripts/pg.sh); skips with the reason otherwise. No models: articles and vectors are made up.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from storyline.store import Store
 from storyline.store import search as fts
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_backends import pg_url, with_schema  # noqa: E402
+from serve_backends import with_schema  # noqa: E402
 
 MODEL = "all-MiniLM-L6-v2"
 TEXTS = {
@@ -38,12 +38,12 @@ def art(i: str, title: str, text: str) -> Article:
 
 
 @pytest.fixture
-def pg(tmp_path):
+def pg(pg_url):
     """(url of a fresh schema, an open PostgresStore on it); the schema is dropped after."""
     from storyline.store.postgres import PostgresStore
 
     schema = f"t_pgsearch_{uuid.uuid4().hex[:12]}"
-    url = with_schema(pg_url(), schema)
+    url = with_schema(pg_url, schema)
     store = PostgresStore(url)
     yield url, store
     for c in _open:

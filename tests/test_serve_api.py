@@ -3,8 +3,8 @@
 One store is built from the five seed articles per module; an event gets a small hand-written
 enrichment (entities, quotes, timeline) so those endpoints have something to return whether or not
 the enrichment stage has run. Every test that takes the store runs twice: on that SQLite file and on
-a copy of it in a PostgreSQL schema (from STORYLINE_TEST_PG_URL or scripts/pg.sh, see
-tests/serve_backends.py; skipped with the reason when there is no server). Tests that write work on
+a copy of it in a PostgreSQL schema (the `pg_url` fixture of tests/conftest.py: STORYLINE_TEST_PG_URL
+or scripts/pg.sh; skipped with the reason when there is no server). Tests that write work on
 their own copy.
 """
 
@@ -74,7 +74,7 @@ def seeds_store(request, sqlite_seeds) -> str | Path:
     if request.param == "sqlite":
         yield sqlite_seeds
     else:
-        with pg_copy(sqlite_seeds) as url:
+        with pg_copy(sqlite_seeds, request.getfixturevalue("pg_url")) as url:
             yield url
 
 
@@ -86,10 +86,14 @@ def client(seeds_store):
 
 
 @pytest.fixture
-def store_copy(seeds_store, sqlite_seeds, tmp_path):
+def store_copy(request, seeds_store, sqlite_seeds, tmp_path):
     """A private copy of the seeds store on the same backend (a path or a URL)."""
-    with store_on("sqlite" if isinstance(seeds_store, Path) else "postgres", sqlite_seeds, tmp_path) as target:
-        yield target
+    if isinstance(seeds_store, Path):
+        with store_on("sqlite", sqlite_seeds, tmp_path) as target:
+            yield target
+    else:
+        with store_on("postgres", sqlite_seeds, tmp_path, request.getfixturevalue("pg_url")) as target:
+            yield target
 
 
 def big_event(client) -> dict:

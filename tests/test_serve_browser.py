@@ -5,7 +5,7 @@ entities, quotes and timelines added when the enrichment stage is available), op
 hovers and clicks a citation, filters, searches, sorts a table, checks that no Content-Security-
 Policy violation or script error happens, and saves a screenshot of each page to docs/screenshots/.
 Everything runs twice: on the SQLite store and on a copy of it in PostgreSQL (`serve --db
-postgresql://...`; from STORYLINE_TEST_PG_URL or scripts/pg.sh, skipped with the reason without a
+postgresql://...`; the `pg_url` fixture of tests/conftest.py, skipped with the reason without a
 server). Screenshots come from the SQLite run.
 """
 
@@ -77,7 +77,7 @@ def store(request, sqlite_store):
     if request.param == "sqlite":
         yield sqlite_store
     else:
-        with pg_copy(sqlite_store) as url:
+        with pg_copy(sqlite_store, request.getfixturevalue("pg_url")) as url:
             yield url
 
 
