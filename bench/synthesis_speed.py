@@ -343,12 +343,17 @@ def main() -> None:
     ap.add_argument("--src", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--json-out", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--budget", type=int, default=None, help="override support.MAX_EMBEDDED_SENTENCES (child runs)")
     ap.add_argument("--no-quality", action="store_true", help="skip the budget vs no-budget quality comparison")
     ap.add_argument("--quality-only", action="store_true", help="only the quality comparison, into the existing results")
     args = ap.parse_args()
 
     if args.src or args.json_out:  # a child run: measure one source tree and hand back JSON
         _setup_path(args.src)
+        if args.budget is not None:
+            from storyline.synthesize import support
+
+            support.MAX_EMBEDDED_SENTENCES = args.budget
         res = measure(args.reps, args.only)
         args.json_out.write_text(json.dumps(res))
         return

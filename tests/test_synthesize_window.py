@@ -121,3 +121,4 @@ def test_lazy_support_changes_nothing_for_small_events(embedder, monkeypatch):
     monkeypatch.setattr(support, "MAX_EMBEDDED_SENTENCES", 0)  # 0: no limit
     b = synthesize_event(arts, embedder).to_dict()
     assert a == b
+    assert synthesize_event(arts, embedder, max_embedded_sentences=0).to_dict() == a

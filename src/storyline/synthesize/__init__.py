@@ -58,10 +58,13 @@ def synthesize_event(
     outlet_meta: dict[str, dict] | None = None,
     summary_config: SummaryConfig | None = None,
     support_config: SupportConfig | None = None,
+    max_embedded_sentences: int | None = None,
 ) -> EventSynthesis:
-    """Summary, title and comparison of one event. ``embedder`` needs ``encode(list[str])``."""
+    """Summary, title and comparison of one event. ``embedder`` needs ``encode(list[str])``.
+    ``max_embedded_sentences``: sentences embedded at most (default
+    ``support.MAX_EMBEDDED_SENTENCES``; 0: all), larger events use each article's lead window."""
     with _one_blas_thread():
-        return _synthesize(articles, embedder, outlet_meta, summary_config, support_config)
+        return _synthesize(articles, embedder, outlet_meta, summary_config, support_config, max_embedded_sentences)
 
 
 _CONTROLLER = None
@@ -81,14 +84,14 @@ def _one_blas_thread():
     return _CONTROLLER.limit(limits=1, user_api="blas")
 
 
-def _synthesize(articles, embedder, outlet_meta, summary_config, support_config) -> EventSynthesis:
+def _synthesize(articles, embedder, outlet_meta, summary_config, support_config, max_sentences) -> EventSynthesis:
     arts = [a for a in articles if (a.text or "").strip()]
     if not arts:
         return EventSynthesis(title=next((a.title for a in articles if a.title), "") or "")
     # order: by date (unknown last), then id, so results do not depend on input order
     arts.sort(key=lambda a: (a.published_at is None, a.published_at or dt.datetime.min, a.id))
     texts = {a.id: _article_text(a) for a in arts}
-    idx = EventIndex.build(texts, embedder.encode, titles=[a.title for a in arts if a.title])
+    idx = EventIndex.build(texts, embedder.encode, titles=[a.title for a in arts if a.title], max_sentences=max_sentences)
     summary = summarize(idx, summary_config, support_config)
     title = event_title(arts, idx, summary, embedder.encode)
     comparison = compare(arts, idx, outlet_meta=outlet_meta, support_cfg=support_config)
