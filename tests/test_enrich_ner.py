@@ -1,0 +1,78 @@
+"""NER over windows around possible names (enrich.nlp.run_ner): the same names as reading every
+sentence, less text read, offsets into the original text, malformed text bounded."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from storyline.enrich import nlp
+from storyline.enrich.entities import TYPE_OF_LABEL
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _names(spans):
+    return Counter((t, lab) for _s, _e, lab, t in spans if lab in TYPE_OF_LABEL)
+
+
+def test_windows_around_capitalised_words_only():
+    text = ("the talks went on for hours and nobody said much about them at all until late in the day "
+            "when Keir Starmer arrived in Paris on Monday and the talks went on for hours again")
+    wins = nlp.windows(text, 3)
+    assert len(wins) == 1
+    a, b = wins[0]
+    assert text[a:b] == "the day when Keir Starmer arrived in Paris on Monday and"  # "Monday" opens none
+    assert not nlp.windows("The talks went on. But nobody said much. It was late.", 3)  # function words
+
+
+@pytest.mark.skipif(not EXAMPLES.exists(), reason="no seeds")
+def test_windowed_ner_finds_the_names_of_full_ner():
+    texts = [p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.txt"))]
+    full = nlp.run_ner(texts, window=None)
+    win = nlp.run_ner(texts, window=nlp.WINDOW_WORDS)
+    tp = fp = fn = 0
+    for t, a, b in zip(texts, full, win):
+        for s, e, _lab, surface in b:
+            assert t[s:e] == surface  # offsets into the original text
+        ka, kb = _names(a), _names(b)
+        tp += sum((ka & kb).values())
+        fp += sum((kb - ka).values())
+        fn += sum((ka - kb).values())
+    assert tp / (tp + fp) >= 0.97 and tp / (tp + fn) >= 0.97
+
+
+def test_windowed_ner_reads_less_text():
+    text = ("Officials said the plan would take years to carry out and cost more than expected, and "
+            "that the work would start soon after the budget was approved by the council. " * 5
+            + "Mayor Anne Hidalgo said Paris would pay for it.")
+    seen: list[str] = []
+    original = nlp._ner_pieces
+
+    def spy(pieces, n, batch_size):
+        seen.extend(p for _i, p, _w in pieces)
+        return original(pieces, n, batch_size)
+
+    nlp._ner_pieces = spy
+    try:
+        spans = nlp.run_ner([text])[0]
+    finally:
+        nlp._ner_pieces = original
+    assert sum(len(p) for p in seen) < len(text) / 2
+    assert ("Anne Hidalgo", "PERSON") in {(t, lab) for _s, _e, lab, t in spans}
+
+
+@pytest.mark.parametrize("text", [
+    "Name " * 8_000,  # every word a candidate: one window longer than a Doc piece
+    "word " * 40_000 + "Keir Starmer said so",  # no sentence punctuation
+    "“" * 5_000 + "Macron" + "”" * 5_000,
+])
+def test_windowed_ner_malformed_text_bounded(text):
+    t0 = time.perf_counter()
+    out = nlp.run_ner([text])
+    assert time.perf_counter() - t0 < 30.0
+    for s, e, _lab, surface in out[0]:
+        assert text[s:e] == surface
