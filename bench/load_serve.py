@@ -3,6 +3,7 @@ under 20 concurrent clients for 30 s, against a store of 10,000 articles.
 
     .venv/bin/python bench/load_serve.py            # builds /tmp/storyline-load-10k once, then measures
     .venv/bin/python bench/load_serve.py --build-only
+    .venv/bin/python bench/load_serve.py --pg "$(scripts/pg.sh)"   # the same store copied into PostgreSQL
 
 The store: every record of the four dev sets under /work/shared/data/events (7,907 records, every
 `gold_*` field and the `dataset` label stripped before the pipeline sees them; the ~240 headline-only
@@ -16,6 +17,11 @@ copies as copies, as it should.
 
 The server runs in its own process (uvicorn, one worker, as `storyline serve` starts it); clients are
 asyncio + httpx over real TCP. Results: bench/results/load_serve.json and .md.
+
+With ``--pg URL`` the same SQLite store is copied once into the schema ``load10k`` of that PostgreSQL
+database (``storyline.serve.demo.copy_store``; kept for later runs) and the server runs with
+``--db URL?schema=load10k``; the database server shares the machine's cores with the web app and the
+load generator. Results: bench/results/load_serve_pg.json and .md.
 """
 
 from __future__ import annotations
@@ -164,14 +170,15 @@ async def measure(base: str, targets: dict[str, list[str]], clients: int, second
     }
 
 
-def serve_and_measure(db: Path, targets: dict, clients: int, seconds: float, extra_env: dict) -> dict:
+def serve_and_measure(db: Path, targets: dict, clients: int, seconds: float, extra_env: dict,
+                      target: str | None = None) -> dict:
     import httpx
 
     port = free_port()
     env = {**os.environ, **extra_env, "PYTHONPATH": str(ROOT / "src")}
     env.pop("STORYLINE_TOKEN", None)
     log = open(db.parent / "server.log", "ab")
-    server = subprocess.Popen([sys.executable, "-m", "storyline.serve", "--db", str(db), "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "storyline.serve", "--db", target or str(db), "--port", str(port)],
                               env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -208,18 +215,49 @@ QUERIES = [
 ]
 
 
+PG_SCHEMA = "load10k"
+
+
+def copy_to_postgres(db: Path, url: str) -> str:
+    """The URL of a PostgreSQL copy of ``db`` (schema load10k, made once; a half-made one is redone)."""
+    from storyline.serve.demo import copy_store
+    from storyline.store import Store
+    from storyline.store.postgres import PostgresStore
+
+    target_url = url + ("&" if "?" in url else "?") + f"schema={PG_SCHEMA}"
+    with Store(db) as source:
+        n = source.article_count()
+        with PostgresStore(target_url) as target:
+            with target.engine.connect() as c:
+                done = c.exec_driver_sql("SELECT value FROM meta WHERE key = 'load_serve_copy'").scalar()
+            if done == str(n):
+                return target_url
+        with PostgresStore(url) as admin, admin.engine.begin() as c:
+            c.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
+        t0 = time.time()
+        with PostgresStore(target_url) as target:
+            copy_store(source, target)
+            with target.transaction() as c:
+                c.exec_driver_sql("INSERT INTO meta (key, value) VALUES ('load_serve_copy', %s)", (str(n),))
+        print(f"copied {n} articles into PostgreSQL in {time.time() - t0:.0f}s", file=sys.stderr)
+    return target_url
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dir", type=Path, default=CACHE)
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--build-only", action="store_true")
+    ap.add_argument("--pg", metavar="URL", help="measure the same store copied into this PostgreSQL database")
     args = ap.parse_args()
     t0 = time.time()
     db = build(args.dir)
     print(f"store ready: {db} ({time.time() - t0:.0f}s)", file=sys.stderr)
     if args.build_only:
         return
+    target = copy_to_postgres(db, args.pg) if args.pg else None
+    name = "load_serve_pg" if args.pg else "load_serve"
 
     import sqlite3
 
@@ -242,11 +280,12 @@ def main() -> None:
     for label, extra_env in (("response cache on (default)", {}),
                              ("response cache off", {"STORYLINE_RESPONSE_CACHE": "0"})):
         load_before = os.getloadavg()[0]
-        runs[label] = serve_and_measure(db, targets, args.clients, args.seconds, extra_env)
+        runs[label] = serve_and_measure(db, targets, args.clients, args.seconds, extra_env, target)
         runs[label]["load_average_1min"] = {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}
         print(label, json.dumps(runs[label]), file=sys.stderr)
     doc = {
         "store": {"articles": n_articles, "events": n_events, "path": str(db),
+                  "backend": "postgresql (a copy of the SQLite store)" if args.pg else "sqlite",
                   "built_from": "4 dev sets, gold fields stripped, + syndicated copies (see bench/load_serve.py)"},
         "clients": args.clients, "seconds": args.seconds,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -254,9 +293,9 @@ def main() -> None:
         "results": runs,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "load_serve.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (RESULTS / f"{name}.json").write_text(json.dumps(doc, indent=2) + "\n")
     lines = [
-        "# storyline serve under load",
+        "# storyline serve under load" + (" (PostgreSQL store)" if args.pg else ""),
         "",
         f"{args.clients} concurrent clients (closed loop: each sends its next request when the last one is"
         f" answered) for {args.seconds:.0f} s against a store of {n_articles:,} articles ({n_events:,} events),"
@@ -275,7 +314,8 @@ def main() -> None:
                          f" {r['p99_ms']} | {r['rps']} |")
     lines += ["", f"event pages: {len(sample)} random events (`/event/ID`, full HTML page); search: {len(QUERIES)}"
               " queries (words, phrases and plain-language questions) on `/api/search`, hybrid ranking (FTS5 +"
-              " embeddings, reciprocal rank fusion). The response cache keeps rendered event pages and search"
+              " embeddings, reciprocal rank fusion; on PostgreSQL a tsvector + GIN index with ts_rank_cd instead"
+              " of FTS5). The response cache keeps rendered event pages and search"
               " answers per store generation (any write to the store starts a new one); with it off, every"
               " request renders the page (from the cached view model: supporting sentences, chart layout) or runs"
               " the search (FTS5 + cosine over all vectors; the query embedding stays cached).", "",
@@ -283,7 +323,11 @@ def main() -> None:
               + "; ".join(f"{k}: {v['load_average_1min']['before']} before, {v['load_average_1min']['after']} after"
                           for k, v in runs.items())
               + " (2 cores: anything above 2 means the server waited for CPU).", ""]
-    (RESULTS / "load_serve.md").write_text("\n".join(lines))
+    if args.pg:
+        lines += ["The store is the SQLite one copied into a PostgreSQL schema (same articles, events, embeddings);"
+                  " the PostgreSQL server (Debian's, on loopback, fsync off: a test server) runs on the same cores"
+                  " as the web app and the load generator.", ""]
+    (RESULTS / f"{name}.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
 

@@ -394,3 +394,28 @@ def test_serve_command_refuses_a_missing_store(tmp_path):
     said = " ".join(r.stderr.replace("│", " ").split())
     assert r.returncode != 0 and "cannot open postgresql://someone:***@127.0.0.1:1/storyline" in said, said
     assert "hunter2" not in r.stderr and "Traceback" not in r.stderr
+
+
+def test_connections_of_ended_threads_are_closed(seeds_store):
+    """The server's worker threads come and go: each one's read connection is closed once it has
+    ended (when the next thread opens one), so none pile up over hours; close() closes the rest."""
+    import threading
+
+    from storyline.serve.data import Repo
+
+    repo = Repo(seeds_store)
+    try:
+        def read():
+            assert repo.rows("SELECT COUNT(*) FROM articles")[0][0] == 5
+
+        for _ in range(5):
+            t = threading.Thread(target=read)
+            t.start()
+            t.join()
+        held = repo.db._conns.conns
+        assert len(held) == 1 and held[0][0].is_alive() is False  # only the last thread's, until the next
+        read()
+        assert [t for t, _ in repo.db._conns.conns] == [threading.current_thread()]
+    finally:
+        repo.close()
+    assert repo.db._conns.conns == []

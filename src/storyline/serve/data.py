@@ -117,7 +117,6 @@ class Repo:
         except BaseException:
             self.db.close()
             raise
-        self._local = threading.local()
         self._gen: tuple | None = None
         self._gen_checked = 0.0
         self._snap: Snapshot | None = None
