@@ -314,7 +314,12 @@ def render_md(result: dict) -> str:
              f"Measured {result['when']} on {result['machine']} by `bench/synthesis_speed.py` "
              f"({result['reps']} repetitions, medians; cold = fresh store, no sentence embedded yet; warm = "
              "same store again). Embedding = inside the model's encode; cache = hashing and store "
-             "look-ups/writes; synthesis = the rest. Models are loaded before timing.", ""]
+             "look-ups/writes; synthesis = the rest. Models are loaded before timing.", "",
+             "Events (dev data, gold fields stripped): leads-50 = the first 50 AllSides dev articles of topic "
+             "\"Coronavirus\" (whole AllSides events of ~3 outlets, ~90 words); ecb-50 = ECB+ dev topic t1 (39 "
+             "articles) padded with the first 11 of topic t13 (ECB+ has no 50-article story); fulltext-50 = the "
+             "first 50 BASIL dev articles (~600 words, 17 stories). Baseline = `src/` of the named revision "
+             "(`git archive`), run in a subprocess just before the current tree.", ""]
     for label, r in result["runs"].items():
         lines += [f"## {label}", "",
                   f"Backend {r['backend']}; model load {r['model_load_s']} s, spaCy parser load {r['parser_load_s']} s "
@@ -346,6 +351,8 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=None, help="override support.MAX_EMBEDDED_SENTENCES (child runs)")
     ap.add_argument("--no-quality", action="store_true", help="skip the budget vs no-budget quality comparison")
     ap.add_argument("--quality-only", action="store_true", help="only the quality comparison, into the existing results")
+    ap.add_argument("--render", action="store_true", help="rewrite the .md from the existing .json")
+    ap.add_argument("--append", action="store_true", help="add these runs to the existing results (another load)")
     args = ap.parse_args()
 
     if args.src or args.json_out:  # a child run: measure one source tree and hand back JSON
@@ -358,6 +365,10 @@ def main() -> None:
         args.json_out.write_text(json.dumps(res))
         return
 
+    if args.render:
+        result = json.loads((RESULTS / "synthesis_speed.json").read_text())
+        (RESULTS / "synthesis_speed.md").write_text(render_md(result))
+        return
     if args.quality_only:
         _setup_path(None)
         q = quality()
@@ -399,6 +410,10 @@ def main() -> None:
             runs[label] = json.loads(js.read_text())
     result = {"when": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "machine": f"{os.cpu_count()} cores", "reps": args.reps, "runs": runs}
+    if args.append and (RESULTS / "synthesis_speed.json").exists():
+        old = json.loads((RESULTS / "synthesis_speed.json").read_text())
+        stamp = result["when"]
+        result = {**old, "runs": {**old["runs"], **{f"{k}, {stamp}": v for k, v in runs.items()}}}
     if not args.no_quality:
         _setup_path(None)
         result["quality"] = quality()
