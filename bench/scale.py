@@ -24,7 +24,8 @@ Naive: the same probe on a copy of the same store with the pipeline as it was be
 against all of them, MinHashes every article again and re-checks every event), imported from a git
 worktree.
 
-    .venv/bin/python bench/scale.py build            # the stream and the three stores (~30 min)
+    .venv/bin/python bench/scale.py build            # the stream and the three stores (~35 min idle)
+    nice -n 19 .venv/bin/python bench/scale.py build --resume --no-lock   # go on, yielding to other jobs
     .venv/bin/python bench/scale.py probe            # incremental probe at each size, naive at 1k/10k
     .venv/bin/python bench/scale.py probe --naive-sizes 1000,10000,100000
     .venv/bin/python bench/scale.py report           # bench/results/scale.{json,md}, docs/scale.png
@@ -43,7 +44,7 @@ import shutil
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator
 
@@ -128,16 +129,20 @@ def heavy_lock() -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def build(sizes: list[int]) -> None:
+def build(sizes: list[int], resume: bool = False, lock: bool = True) -> None:
     from storyline.config import Config
     from storyline.pipeline import Pipeline
     from storyline.store import Store
 
     WORK.mkdir(parents=True, exist_ok=True)
     total = max(SIZES) + PROBE  # one stream for every size: a smaller store is a prefix of a bigger one
-    rows, bases = stream(total)
-    write_jsonl(WORK / "stream.jsonl", rows)
-    (WORK / "bases.json").write_text(json.dumps(bases))
+    if resume and (WORK / "bases.json").exists():
+        rows = [json.loads(line) for line in (WORK / "stream.jsonl").open(encoding="utf-8")]
+        bases = json.loads((WORK / "bases.json").read_text())
+    else:
+        rows, bases = stream(total)
+        write_jsonl(WORK / "stream.jsonl", rows)
+        (WORK / "bases.json").write_text(json.dumps(bases))
     enrichment_file = WORK / "base_enrichment.json"
     if not enrichment_file.exists():
         t = time.perf_counter()
@@ -163,25 +168,27 @@ def build(sizes: list[int]) -> None:
     config.progress = False
     config.synthesize = False
     db = WORK / "store.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    done = 0
+    if not resume:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
     with Store(db) as store:
+        done = store.article_count()  # a killed build goes on where it stopped (the pipeline completes it)
         pipeline = BuildPipeline(store, config)
         for size in sizes:
             while done < size:
                 end = min(size, done + CHUNK)
                 chunk = WORK / "chunk.jsonl"
                 write_jsonl(chunk, rows[done:end])
-                with heavy_lock():
+                with heavy_lock() if lock else nullcontext():
                     t = time.perf_counter()
                     pipeline.summary = type(pipeline.summary)()
                     summary = pipeline.run([str(chunk)])
                 print(f"built {end} articles: +{end - done} in {time.perf_counter() - t:.0f}s,"
                       f" loaded {summary.clustered}, {summary.stage_seconds}", flush=True)
                 done = end
-            store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            shutil.copyfile(db, WORK / f"store-{size}.db")
+            if not (WORK / f"store-{size}.db").exists():
+                store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                shutil.copyfile(db, WORK / f"store-{size}.db")
 
 
 # -- the probe --------------------------------------------------------------------------------------
@@ -309,10 +316,13 @@ def main() -> None:
     parser.add_argument("command", choices=["build", "probe", "report"])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument("--naive-sizes", default="1000,10000")
+    parser.add_argument("--resume", action="store_true", help="build: go on from the store built so far")
+    parser.add_argument("--no-lock", action="store_true",
+                        help="build: do not take the heavy-jobs lock per chunk (run it under `nice -n 19` instead)")
     args = parser.parse_args()
     rows_file = WORK / "rows.json"
     if args.command == "build":
-        build([int(s) for s in args.sizes.split(",") if s])
+        build([int(s) for s in args.sizes.split(",") if s], resume=args.resume, lock=not args.no_lock)
     elif args.command == "probe":
         rows = json.loads(rows_file.read_text()) if rows_file.exists() else []
         for size in (int(s) for s in args.sizes.split(",") if s):

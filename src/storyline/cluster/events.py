@@ -39,11 +39,18 @@ class _RowDots:
         self.dense = np.zeros(m.shape[1], dtype=np.float32)  # row i scattered, zero between calls
 
     def __call__(self, i: int, rows: np.ndarray) -> np.ndarray:
-        lo, hi = self.indptr[i], self.indptr[i + 1]
-        if lo == hi or not len(rows):
+        return self._dots(self.indices[self.indptr[i]:self.indptr[i + 1]],
+                          self.data[self.indptr[i]:self.indptr[i + 1]], rows)
+
+    def against(self, other: sparse.csr_matrix, i: int, rows: np.ndarray) -> np.ndarray:
+        """Dot products of row ``i`` of ``other`` (same columns) with ``rows`` of this matrix."""
+        lo, hi = other.indptr[i], other.indptr[i + 1]
+        return self._dots(other.indices[lo:hi], other.data[lo:hi].astype(np.float32), rows)
+
+    def _dots(self, own: np.ndarray, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        if not len(own) or not len(rows):
             return np.zeros(len(rows), dtype=np.float32)
-        own = self.indices[lo:hi]
-        self.dense[own] = self.data[lo:hi]
+        self.dense[own] = values
         starts, ends = self.indptr[rows], self.indptr[rows + 1]
         lengths = ends - starts
         total = int(lengths.sum())

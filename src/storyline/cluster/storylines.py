@@ -116,16 +116,18 @@ def closed_links(emb: np.ndarray, tfidf: sparse.csr_matrix, vocab: list[str], cl
     wanted = sorted({closed.ids[j] for j in hits[(hits >= 0) & reachable]})
     terms = closed.terms(wanted) if wanted else {}
     column = {t: j for j, t in enumerate(vocab)}
+    # The candidates' top words as rows over this run's TF-IDF columns (words it has not seen count 0).
+    position = {e: k for k, e in enumerate(wanted)}
+    pairs = [(k, column[t], v) for e, k in position.items() for t, v in terms.get(e, {}).items() if t in column]
+    kept = sparse.csr_matrix(([p[2] for p in pairs], ([p[0] for p in pairs], [p[1] for p in pairs])),
+                             shape=(len(wanted), max(len(vocab), tfidf.shape[1])), dtype=np.float32)
+    dots = _RowDots(kept)
+    hot = sparse.csr_matrix(tfidf)
     out: list[list[int]] = []
     for i in range(len(emb)):
-        lo, hi = tfidf.indptr[i], tfidf.indptr[i + 1]
-        own = dict(zip(tfidf.indices[lo:hi].tolist(), tfidf.data[lo:hi].tolist()))
-        found = []
-        for sim, j in zip(sims[i], hits[i]):
-            if j < 0 or closed.ids[j] not in terms:
-                continue
-            words = sum(v * own.get(column.get(t, -1), 0.0) for t, v in terms[closed.ids[j]].items())
-            if w * float(sim) + (1 - w) * words >= config.storyline_threshold:
-                found.append(int(j))
-        out.append(found)
+        ok = [(float(sim), int(j)) for sim, j, r in zip(sims[i], hits[i], reachable[i]) if j >= 0 and r
+              and closed.ids[j] in position]
+        words = dots.against(hot, i, np.array([position[closed.ids[j]] for _, j in ok], dtype=np.int64))
+        out.append([j for (sim, j), word in zip(ok, words)
+                    if w * sim + (1 - w) * float(word) >= config.storyline_threshold])
     return out
