@@ -237,6 +237,8 @@ def test_pages(client):
     assert client.get("/entity").status_code == 400
     assert client.get("/static/../app.py").status_code == 404
     assert client.get("/static/%2e%2e/app.py").status_code == 404
+    html = client.get("/search?q=Paris").text  # the ranking help names the store's own machinery
+    assert ("PostgreSQL full-text search" in html) == (not isinstance(client.app.state.repo.writer, Store))
 
 
 def test_security_headers(client):

@@ -361,7 +361,8 @@ def create_app(db_path: str | Path, token: str | None = None, *, max_body: int =
             events = [(snap.events[i], n) for i, n in sorted(seen.items(), key=lambda kv: -kv[1])]
         pages = max(1, math.ceil(result.total / 20)) if result else 1
         return render("search.html", q=q, mode=mode, hits=hits, result=result, events=events, page=page,
-                      pages=pages, semantic=repo.embedder is not None)
+                      pages=pages, semantic=repo.embedder is not None,
+                      backend=repo.db.kind)
 
     @app.get("/api", response_class=HTMLResponse, include_in_schema=False)
     def api_page():
