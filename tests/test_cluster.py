@@ -168,3 +168,12 @@ def test_headline_only_items_count_their_headline_once():
     full = Article(id="f1", text="Five people were hurt, state media said.", content_hash="f", title=title)
     features = build_features([item, full], np.zeros((2, DIM), dtype=np.float32))
     assert list(features.words) == [9.0, 16.0]
+
+
+def test_hnsw_candidates_give_the_events_of_exact_search():
+    """Above exact_search_max articles, candidates come from an HNSW graph: same events here."""
+    world = World(12, seed=4)
+    arts, vecs, gold = _corpus(world, [4, 3, 5, 2, 4, 3, 3, 4, 2, 5, 3, 4])
+    exact = cluster_events(build_features(arts, vecs), ClusterConfig())
+    approximate = cluster_events(build_features(arts, vecs), ClusterConfig(exact_search_max=0))
+    assert _partition(approximate) == _partition(exact) == _gold_partition(arts, gold)

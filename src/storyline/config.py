@@ -66,6 +66,7 @@ class ClusterConfig:
     # by a grid search script over cluster_events with cached MiniLM vectors of those files (kept out
     # of the repo), then checked with `storyline eval events`.
     candidates: int = 30  # nearest articles retrieved per new article (faiss)
+    exact_search_max: int = 5000  # articles clustered at once above which faiss searches an HNSW graph
     window_days: float = 7.0  # articles further apart in known dates are not compared
     join_threshold: float = 0.25  # best event's linkage to join it (dev sets above)
     merge_threshold: float = 0.45  # two events a bridge article fits merge above this linkage
