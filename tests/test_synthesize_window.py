@@ -122,3 +122,23 @@ def test_lazy_support_changes_nothing_for_small_events(embedder, monkeypatch):
     b = synthesize_event(arts, embedder).to_dict()
     assert a == b
     assert synthesize_event(arts, embedder, max_embedded_sentences=0).to_dict() == a
+
+
+def test_comparison_prefilters_keep_every_title_and_institution():
+    """The cheap regex prefilters of the name and title rules never drop a sentence the rules use."""
+    from storyline.synthesize import comparison as c
+    from storyline.synthesize.sentences import split_sentences
+
+    sents = [s for p in sorted(EXAMPLES.glob("*.txt")) for s in split_sentences(p.read_text(encoding="utf-8"))]
+    sents += ["Vice-President Kamala Harris spoke.", "Special Envoy Steve Witkoff met them.",
+              "The Munich Security Forum's chair spoke.", "Gen. Mark Milley said so."]
+    used_title = used_inst = 0
+    for s in sents:
+        if any(c._title_parts(title)[0] for _, title, _ in c._person_mentions(s)):
+            used_title += 1
+            assert c._HAS_TITLE.search(s), s
+        for span in c._name_spans(s):
+            if any(c.norm_token(t) in c.INSTITUTION_HEADS for t in span[2:]):
+                used_inst += 1
+                assert c._HAS_INSTITUTION.search(s), s
+    assert used_title >= 5 and used_inst >= 2
