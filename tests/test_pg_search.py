@@ -198,3 +198,31 @@ def test_repo_vectors_match_the_store(pg):
         assert result.hits == []
     finally:
         repo.close()
+
+
+def test_change_detection_without_triggers(pg, monkeypatch):
+    """A role that may not create triggers: counts, highest seq and latest updated_at still see new
+    articles and a new clustering from another process."""
+    from storyline.serve.backend import PostgresDB
+    from storyline.serve.data import Repo
+    from storyline.store.postgres import PostgresStore
+
+    url, store = pg
+    fill(store)
+    monkeypatch.setattr(PostgresDB, "_install_generation_counter", lambda self: False)
+    repo = Repo(url)
+    try:
+        assert repo.db.counter is False
+        gen = repo.generation(force=True)
+        other = PostgresStore(url)
+        other.add_articles([art("a8", "Saffron", "Saffron growers in Kashmir expect a smaller crop.")])
+        assert repo.generation(force=True) != gen
+        assert repo.snapshot().n_articles == 6
+        gen = repo.generation(force=True)
+        other.save_clustering([Event(id="ev-9", article_ids=["a8"], title="Saffron", storyline_id="sl-9")],
+                              [Storyline(id="sl-9", event_ids=["ev-9"], title="Saffron")])
+        other.close()
+        assert repo.generation(force=True) != gen
+        assert list(repo.snapshot().events) == ["ev-9"]
+    finally:
+        repo.close()

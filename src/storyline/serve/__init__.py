@@ -1,4 +1,4 @@
-"""The web app and HTTP API: ``storyline serve --db DIR/storyline.db``."""
+"""The web app and HTTP API: ``storyline serve --db DIR/storyline.db`` (or ``--db postgresql://...``)."""
 
 from __future__ import annotations
 

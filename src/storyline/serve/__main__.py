@@ -1,4 +1,4 @@
-"""``python -m storyline.serve --db DIR/storyline.db`` (the same as ``storyline serve``)."""
+"""``python -m storyline.serve --db DIR/storyline.db|postgresql://...`` (the same as ``storyline serve``)."""
 
 import typer
 
