@@ -285,15 +285,15 @@ def report(rows: list[dict]) -> None:
     print("\n".join(lines))
 
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(10, 4))
-    for way, style in (("incremental", "o-"), ("naive", "s--")):
+    for way, style, color in (("incremental", "o-", "C0"), ("naive", "s--", "C3")):
         mine = sorted((r for r in rows if r["way"] == way), key=lambda r: r["store_articles"])
         if not mine:
             continue
         n = [r["store_articles"] for r in mine]
-        ax_t.plot(n, [r["ms_per_article"] for r in mine], style, label=f"{way}, whole pipeline")
-        ax_t.plot(n, [r["ms_per_article_without_enrich"] for r in mine], style, alpha=0.5,
+        ax_t.plot(n, [r["ms_per_article"] for r in mine], style, color=color, label=f"{way}, whole pipeline")
+        ax_t.plot(n, [r["ms_per_article_without_enrich"] for r in mine], style, color=color, alpha=0.4,
                   label=f"{way}, without enrichment")
-        ax_m.plot(n, [r["peak_rss_mib"] for r in mine], style, label=way)
+        ax_m.plot(n, [r["peak_rss_mib"] for r in mine], style, color=color, label=way)
     for ax, title, unit in ((ax_t, f"time per added article ({PROBE} added)", "ms per article"),
                             (ax_m, "peak memory of the run", "MiB")):
         ax.set_xscale("log")
