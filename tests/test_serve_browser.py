@@ -3,7 +3,9 @@
 Starts `python -m storyline.serve` on a free loopback port over the five seed articles (with
 entities, quotes and timelines added when the enrichment stage is available), opens every page,
 hovers and clicks a citation, filters, searches, sorts a table, checks that no Content-Security-
-Policy violation or script error happens, and saves a screenshot of each page to docs/screenshots/.
+Policy violation or script error happens, and saves a screenshot of each page (to a temporary
+folder; `STORYLINE_SCREENSHOTS=docs/screenshots` refreshes the README's, so a plain test run never
+changes tracked files).
 Everything runs twice: on the SQLite store and on a copy of it in PostgreSQL (`serve --db
 postgresql://...`; the `pg_url` fixture of tests/conftest.py, skipped with the reason without a
 server). Screenshots come from the SQLite run.
@@ -17,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -30,7 +33,7 @@ from serve_backends import pg_copy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("STORYLINE_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(os.environ.get("STORYLINE_SCREENSHOTS", ROOT / "docs" / "screenshots"))
+SHOTS = Path(os.environ.get("STORYLINE_SCREENSHOTS") or Path(tempfile.gettempdir()) / "storyline-screenshots")
 PREFIX = os.environ.get("STORYLINE_SCREENSHOT_PREFIX", "")  # e.g. "allsides-" for another store
 TOKEN = "browser-test-token"
 QUERY = os.environ.get("STORYLINE_BROWSER_QUERY", '"emergency talks" Paris')  # words the store holds
