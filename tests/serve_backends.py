@@ -13,8 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-def with_schema(url: str, schema: str) -> str:
-    return url + ("&" if "?" in url else "?") + f"schema={schema}"
+from conftest import drop_pg_schema, with_schema  # noqa: F401 - with_schema: used by the tests too
 
 
 @contextmanager
@@ -33,9 +32,8 @@ def pg_copy(sqlite_db: Path, pg_url: str) -> Iterator[str]:
             copy_store(source, target)
         yield url
     finally:
-        with target.engine.begin() as c:
-            c.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         target.close()
+        drop_pg_schema(pg_url, schema)
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from storyline.store import Store
 from storyline.store import search as fts
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_backends import with_schema  # noqa: E402
+from conftest import drop_pg_schema, with_schema  # noqa: E402
 
 MODEL = "all-MiniLM-L6-v2"
 TEXTS = {
@@ -49,9 +49,8 @@ def pg(pg_url):
     for c in _open:
         c.close()
     _open.clear()
-    with store.engine.begin() as c:
-        c.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     store.close()
+    drop_pg_schema(pg_url, schema)
 
 
 _open: list = []
