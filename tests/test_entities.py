@@ -11,6 +11,7 @@ from storyline.enrich.entities import (
     EntityIndex,
     Mention,
     build_entities,
+    extract_mentions,
     fold_surname,
     persons_compatible,
     person_tokens,
@@ -74,6 +75,18 @@ def test_organisations_merge_acronyms_and_case(seeds):
     assert "European Union" in eu["aliases"]
     assert _entity(event, "Paris")["type"] == "PLACE"
     assert _entity(event, "Kyiv")["type"] == "PLACE"  # NER types it PERSON once: the majority wins
+    names = {e["name"] for e in event.entities}
+    assert not any(" in " in n for n in names)  # 003: "meeting with Vance in Munich" is no organisation
+
+
+def test_name_glued_to_a_place_keeps_the_place():
+    text = "Zelensky disclosed his meeting with Vance in Munich on Friday, said the Bank of England."
+    start = text.index("Vance")
+    glued = (start, start + len("Vance in Munich"), "ORG", "Vance in Munich")
+    bank = text.index("Bank")
+    mentions = extract_mentions(text, [glued, (bank, bank + 15, "ORG", "Bank of England")])
+    assert [(m.name, m.type) for m in mentions] == [("Munich", "PLACE"), ("Bank of England", "ORG")]
+    assert text[mentions[0].start:mentions[0].end] == "Munich"
 
 
 def test_roles_are_kept(seeds):

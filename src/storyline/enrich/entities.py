@@ -319,10 +319,28 @@ def _repair_spans(text, spans):
     return out
 
 
+# "Vance in Munich" read as one organisation: capitalised words, "in"/"at", capitalised words.
+_GLUED_PLACE = re.compile(r"^[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*)* (?:in|at) ([A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*)*)$")
+
+
+def _unglue(spans):
+    """A name glued to a place by NER ("Vance in Munich" as ORG) keeps only the place, as PLACE:
+    organisations are rarely named "X in Y", and the person is found elsewhere in the article."""
+    out = []
+    for start, end, label, surface in spans:
+        m = _GLUED_PLACE.match(surface) if label not in ("PERSON", "GPE", "LOC", "FAC") else None
+        if m:
+            start += m.start(1)
+            out.append((start, start + len(m.group(1)), "GPE", m.group(1)))
+        else:
+            out.append((start, end, label, surface))
+    return out
+
+
 def extract_mentions(text: str, spans: list[tuple[int, int, str, str]]) -> list[Mention]:
     """Typed, cleaned mentions (with roles for people) from NER spans."""
     out: list[Mention] = []
-    spans = _repair_spans(text, spans)
+    spans = _unglue(_repair_spans(text, spans))
     for start, end, label, surface in spans:
         etype = TYPE_OF_LABEL.get(label)
         if etype is None:
