@@ -3,14 +3,13 @@ schema in a real server).
 
 PostgreSQL comes from ``STORYLINE_TEST_PG_URL`` when set (``.ci/run`` sets it), else from
 ``scripts/pg.sh``, which starts a throwaway server on loopback (installing Debian's postgresql when
-run as root). Without either, the PostgreSQL half skips and says why; STORYLINE_TEST_PG=0 turns it off.
+run as root): the ``pg_url`` fixture of tests/conftest.py. Without either, the PostgreSQL half skips
+and says why; STORYLINE_TEST_PG=0 turns it off.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -23,32 +22,13 @@ import pytest
 from storyline.records import Article, DuplicateLink, Event, Problem, Storyline
 from storyline.store import Store, open_store
 
+from conftest import drop_pg_schema
+
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "all-MiniLM-L6-v2"
 
 
 # -- backends ---------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def pg_url() -> str:
-    if os.environ.get("STORYLINE_TEST_PG") == "0":
-        pytest.skip("PostgreSQL tests turned off (STORYLINE_TEST_PG=0)")
-    url = os.environ.get("STORYLINE_TEST_PG_URL")
-    if url:
-        return url  # given: it must work, so a dead server fails the tests rather than skipping them
-    root = hasattr(os, "geteuid") and os.geteuid() == 0
-    have_server = bool(list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))) or shutil.which("initdb")
-    if not root and not have_server:
-        pytest.skip("no PostgreSQL: set STORYLINE_TEST_PG_URL=postgresql://... or run as root "
-                    "(scripts/pg.sh then installs and starts one)")
-    proc = subprocess.run([str(ROOT / "scripts" / "pg.sh")], capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0 or not proc.stdout.strip():
-        message = f"scripts/pg.sh could not start PostgreSQL: {proc.stderr.strip()[-1500:]}"
-        if root:
-            pytest.fail(message)
-        pytest.skip(message)
-    return proc.stdout.strip().splitlines()[-1]
-
 
 def _pg_factory(url: str):
     """(open: a function that opens the same fresh schema each call, cleanup)."""
@@ -62,13 +42,10 @@ def _pg_factory(url: str):
         return opened[-1]
 
     def cleanup():
-        if opened:
-            import sqlalchemy as sa
-
-            with opened[0].engine.begin() as c:
-                c.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         for s in opened:
             s.close()
+        if opened:
+            drop_pg_schema(url, schema)
     return make, cleanup
 
 
@@ -445,12 +422,7 @@ def test_open_store_picks_the_backend(tmp_path, pg_url):
             assert isinstance(s, PostgresStore) and s.schema == schema
             s.add_articles([art("a")])
             assert s.article_count() == 1
-    import sqlalchemy as sa
-
-    with s.engine.connect() as c:
-        c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        c.commit()
-    s.close()
+    drop_pg_schema(pg_url, schema)
 
 
 def test_importing_the_store_does_not_load_sqlalchemy():
