@@ -120,12 +120,7 @@ class SqliteDB:
         return fts.SqliteWords(self.conn())
 
     def vectors(self, model: str) -> tuple[np.ndarray, np.ndarray]:
-        rows = self.rows("SELECT a.seq, e.vector FROM embeddings e JOIN articles a ON a.id = e.article_id"
-                         " WHERE e.model = ? ORDER BY a.seq", (model,))
-        seqs = np.array([r[0] for r in rows], dtype=np.int64)
-        matrix = (np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows]) if rows
-                  else np.zeros((0, VECTOR_DIM), dtype=np.float32))
-        return matrix, seqs
+        return _bytea_vectors(self, model)
 
     def close(self) -> None:
         self._conns.close_all()
@@ -265,12 +260,7 @@ class PostgresDB:
 
     def vectors(self, model: str) -> tuple[np.ndarray, np.ndarray]:
         if getattr(self.writer, "vector_type", "bytea") == "bytea":
-            rows = self.rows("SELECT a.seq, e.vector FROM embeddings e JOIN articles a ON a.id = e.article_id"
-                             " WHERE e.model = ? ORDER BY a.seq", (model,))
-            seqs = np.array([r[0] for r in rows], dtype=np.int64)
-            matrix = (np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows]) if rows
-                      else np.zeros((0, VECTOR_DIM), dtype=np.float32))
-            return matrix, seqs
+            return _bytea_vectors(self, model)
         for attempt in range(3):  # pgvector: the store decodes its type; retry if a row went meanwhile
             rows = self.rows("SELECT a.seq, a.id FROM embeddings e JOIN articles a ON a.id = e.article_id"
                              " WHERE e.model = ? ORDER BY a.seq", (model,))
@@ -286,6 +276,17 @@ class PostgresDB:
     def close(self) -> None:
         self._conns.close_all()
         self.writer.close()
+
+
+def _bytea_vectors(db: SqliteDB | PostgresDB, model: str) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors, article seqs) of ``model`` stored as float32 bytes (SQLite; PostgreSQL without
+    pgvector), in article order."""
+    rows = db.rows("SELECT a.seq, e.vector FROM embeddings e JOIN articles a ON a.id = e.article_id"
+                   " WHERE e.model = ? ORDER BY a.seq", (model,))
+    seqs = np.array([r[0] for r in rows], dtype=np.int64)
+    matrix = (np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows]) if rows
+              else np.zeros((0, VECTOR_DIM), dtype=np.float32))
+    return matrix, seqs
 
 
 def open_db(target: str | Path) -> SqliteDB | PostgresDB:
