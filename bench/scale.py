@@ -39,7 +39,6 @@ import fcntl
 import json
 import os
 import random
-import re
 import shutil
 import subprocess
 import sys
@@ -49,7 +48,7 @@ from pathlib import Path
 from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import load  # noqa: E402  (bench/throughput.py: dev sets, gold fields stripped)
+from throughput import grow_text, load  # noqa: E402  (bench/throughput.py: dev sets, gold fields stripped)
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(os.environ.get("STORYLINE_SCALE_DIR", "/tmp/storyline-scale"))
@@ -68,7 +67,6 @@ def stream(n: int, words: int = 500, seed: int = 11) -> tuple[list[dict], list[s
     """``n`` articles in stream order and, for each, the key of the real article it grew from."""
     rng = random.Random(seed)
     pools = [load(name) for name in POOLS]
-    split = re.compile(r"(?<=[.!?])\s+")
     base_day = dt.date(2024, 1, 1)
     out, bases = [], []
     for i in range(n):
@@ -76,19 +74,7 @@ def stream(n: int, words: int = 500, seed: int = 11) -> tuple[list[dict], list[s
         pool = pools[k]
         b = rng.randrange(len(pool))
         base = pool[b]
-        sentences = [s for s in split.split(base["text"]) if s.strip()]
-        while sum(len(s.split()) for s in sentences) < words:
-            sentences += [s for s in split.split(rng.choice(pool)["text"]) if s.strip()]
-        lead, rest = sentences[:2], sentences[2:]
-        rng.shuffle(rest)
-        rest = [s for s in rest if rng.random() > 0.1]
-        text, count = [], 0
-        for s in lead + rest:
-            text.append(s)
-            count += len(s.split())
-            if count >= words:
-                break
-        out.append({"id": f"scl-{i:06d}", "title": base.get("title"), "text": " ".join(text),
+        out.append({"id": f"scl-{i:06d}", "title": base.get("title"), "text": grow_text(base, pool, words, rng),
                     "source": base.get("source"), "date": (base_day + dt.timedelta(days=i // PER_DAY)).isoformat()})
         bases.append(f"{POOLS[k]}:{b}")
     return out, bases

@@ -50,28 +50,36 @@ def load(name: str) -> list[dict]:
         return [strip_gold(json.loads(line)) for line in f]
 
 
+def grow_text(base: dict, pool: list[dict], words: int, rng: random.Random) -> str:
+    """~``words`` words grown from ``base``: its lead (first two sentences), then its
+    other sentences and those of random articles of the same ``pool``, shuffled, ~10 % dropped."""
+    sentences = [s for s in _SENTENCE_END.split(base["text"]) if s.strip()]
+    while sum(len(s.split()) for s in sentences) < words:
+        sentences += [s for s in _SENTENCE_END.split(rng.choice(pool)["text"]) if s.strip()]
+    lead, rest = sentences[:2], sentences[2:]
+    rng.shuffle(rest)
+    rest = [s for s in rest if rng.random() > 0.1]
+    text, count = [], 0
+    for s in lead + rest:
+        text.append(s)
+        count += len(s.split())
+        if count >= words:
+            break
+    return " ".join(text)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
 def synthetic(n: int, words: int = 500, seed: int = 7) -> list[dict]:
     rng = random.Random(seed)
     pools = [load(s) for s in ("basil-dev", "ecbplus-dev", "allsides-dev")]
-    split = re.compile(r"(?<=[.!?])\s+")
     base_day = dt.date(2024, 1, 1)
     out = []
     for i in range(n):
         pool = pools[i % len(pools)]
         base = rng.choice(pool)
-        sentences = [s for s in split.split(base["text"]) if s.strip()]
-        while sum(len(s.split()) for s in sentences) < words:
-            sentences += [s for s in split.split(rng.choice(pool)["text"]) if s.strip()]
-        lead, rest = sentences[:2], sentences[2:]
-        rng.shuffle(rest)
-        rest = [s for s in rest if rng.random() > 0.1]
-        text, count = [], 0
-        for s in lead + rest:
-            text.append(s)
-            count += len(s.split())
-            if count >= words:
-                break
-        out.append({"id": f"syn-{i:06d}", "title": base.get("title"), "text": " ".join(text),
+        out.append({"id": f"syn-{i:06d}", "title": base.get("title"), "text": grow_text(base, pool, words, rng),
                     "source": base.get("source"),
                     "date": (base_day + dt.timedelta(days=rng.randrange(60))).isoformat()})
     return out
