@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 from ..records import RawDocument
+from ..store import Store
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS feed_state (
@@ -140,7 +141,7 @@ class WatchState:
 
     def __init__(self, store: Any) -> None:
         self.store = store
-        self.db = _PgDb(store) if type(store).__name__ == "PostgresStore" else _Db(store)
+        self.db = _Db(store) if isinstance(store, Store) else _PgDb(store)
         self.db.create()
 
     # -- feeds ----------------------------------------------------------------------------------
