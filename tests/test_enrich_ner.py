@@ -76,3 +76,22 @@ def test_windowed_ner_malformed_text_bounded(text):
     assert time.perf_counter() - t0 < 30.0
     for s, e, _lab, surface in out[0]:
         assert text[s:e] == surface
+
+
+@pytest.mark.skipif(not EXAMPLES.exists(), reason="no seeds")
+def test_openblas_ops_give_the_entities_of_thincs_default_ops():
+    import spacy
+    from thinc.api import NumpyOps, get_current_ops
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.txt"))]
+    ours = nlp.load_nlp()
+    assert type(ours.get_pipe("ner").model.ops).__name__ == "OpenBlasOps"
+    assert type(get_current_ops()) is NumpyOps  # the caller's ops are restored after loading
+    plain = spacy.load(nlp.MODEL, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"])
+    assert type(plain.get_pipe("ner").model.ops) is NumpyOps
+
+    def ents(model):
+        return [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in model.pipe(texts)]
+
+    assert ents(ours) == ents(plain)
+    assert sum(map(len, ents(ours))) > 50
