@@ -68,6 +68,9 @@ def print_summary(summary, console: Console) -> None:
     table.add_row("in store", f"{summary.articles} articles, {summary.events} events,"
                               f" {summary.storylines} storylines")
     table.add_row("time", "  ".join(f"{k} {v:.1f}s" for k, v in summary.stage_seconds.items()))
+    if summary.overlapped_seconds.get("enrich"):
+        table.add_row("beside", f"enrich on workers {summary.overlapped_seconds['enrich']:.1f}s wall,"
+                                " through embed, cluster and dedup")
     if summary.out_dir:
         table.add_row("wrote", f"{summary.out_dir}/export.json, {summary.out_dir}/report.html")
     console.print(table)
