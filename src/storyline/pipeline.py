@@ -145,8 +145,8 @@ class Enrichment:
         self.pump()
 
     def pump(self, wait: bool = False) -> None:
-        """Store the chunks that are done (in order; all of them when ``wait``), then keep
-        ``window`` chunks in flight."""
+        """Store the chunks that are done, in order (when ``wait``, after waiting for the first),
+        then keep ``window`` chunks in flight."""
         if self.pool is None:
             return
         while self.running and (wait or self.running[0][1].done()):
@@ -155,6 +155,7 @@ class Enrichment:
             self.store.put_enrichment({a.id: d for a, d in zip(articles, dicts)})
             self.worker_seconds += seconds
             self.task.advance(len(articles))
+            wait = False
         while self.pending and len(self.running) < self.window:
             articles = self.store.articles(self.pending.popleft())
             self.running.append((articles, self.pool.submit(enrich_to_dicts, articles)))
