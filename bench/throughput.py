@@ -13,17 +13,14 @@ own per-stage seconds), and the baseline "model inference alone": the same Embed
 same per-article texts in-process, nothing else. Results: bench/results/throughput.{json,md}.
 
     .venv/bin/python bench/throughput.py [--sizes 10000] [--sets basil-dev,...] [--no-synthesize]
-        [--label after] [--keep-previous] [--src /path/to/other/src] [--sequential]
+        [--label after] [--keep-previous] [--src /path/to/other/src]
 
 Each row also gives the embed and enrich stages' seconds, per article, and their ratio (issue 3:
 entities, quotes and dates should cost no more than the embedding step). ``--label`` names the
 rows ("synthetic-10k (after)"); ``--keep-previous`` keeps the rows already in the results file
 (those without a label are labelled "before"), replacing only rows of the same corpus and label;
 ``--src`` runs `storyline run` on another checkout's ``src`` (PYTHONPATH), e.g. the code before a
-change, so that before and after are measured back to back on the same machine. By default the
-pipeline enriches on worker processes beside embed, cluster and dedup, so its "enrich" stage is
-only the wait for what is left; ``--sequential`` runs the stages one after another, which is
-where the enrich / embed ratio is measured.
+change, so that before and after are measured back to back on the same machine.
 """
 
 from __future__ import annotations
@@ -131,11 +128,8 @@ def main() -> None:
     parser.add_argument("--label", default="", help="appended to the corpus name of each new row")
     parser.add_argument("--keep-previous", action="store_true", help="keep the rows already in the results file")
     parser.add_argument("--src", default=None, help="run storyline from this src folder (PYTHONPATH)")
-    parser.add_argument("--sequential", action="store_true",
-                        help="pass --sequential to storyline run (enrichment not beside the other stages)")
     args = parser.parse_args()
     extra = ["--no-synthesize"] if args.no_synthesize else []
-    extra += ["--sequential"] if args.sequential else []
     corpora = [(name, load(name)) for name in args.sets.split(",") if name]
     corpora += [(f"synthetic-{n // 1000}k", synthetic(n)) for n in (int(s) for s in args.sizes.split(",") if s)]
     rows = []
@@ -162,7 +156,6 @@ def main() -> None:
                 "embed_ms_per_article": round(stages.get("embed", 0.0) / n * 1000, 2),
                 "enrich_ms_per_article": round(stages.get("enrich", 0.0) / n * 1000, 2),
                 "enrich_to_embed": round(stages["enrich"] / stages["embed"], 2) if stages.get("embed") else None,
-                "overlapped_seconds": {k: round(v, 2) for k, v in result.get("overlapped_seconds", {}).items()},
                 "events": result["events"], "synthesize": not args.no_synthesize,
                 "date": dt.date.today().isoformat(),
             }
@@ -189,13 +182,10 @@ def main() -> None:
     for r in rows:
         top = ", ".join(f"{k} {v:.0%}" for k, v in sorted(r["stage_share"].items(), key=lambda kv: -kv[1])[:3])
         st = r["stage_seconds"]
-        beside = r.get("overlapped_seconds", {}).get("enrich")
-        # enrichment beside the other stages has no stage time of its own to compare with embed
-        ratio = round(st["enrich"] / st["embed"], 2) if st.get("embed") and "enrich" in st and not beside else "-"
-        enrich = f"{st.get('enrich', '-')} (+{beside} beside)" if beside else st.get("enrich", "-")
+        ratio = round(st["enrich"] / st["embed"], 2) if st.get("embed") and "enrich" in st else "-"
         lines.append(f"| {r['corpus']} | {r['articles']} | {r['mean_words']} | {r['wall_s']} | {r['articles_per_s']} |"
                      f" {r['peak_rss_mib']} | {r['model_alone_s']} | {r['ratio_to_model_alone']} |"
-                     f" {st.get('embed', '-')} | {enrich} | {ratio} | {top} |")
+                     f" {st.get('embed', '-')} | {st.get('enrich', '-')} | {ratio} | {top} |")
     (RESULTS / f"throughput{suffix}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

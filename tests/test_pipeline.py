@@ -161,37 +161,13 @@ def test_same_titled_input_twice_changes_nothing(tmp_path: Path) -> None:
 def test_parallel_enrichment_stores_what_sequential_does(examples: Path, tmp_path: Path) -> None:
     from storyline.store import Store
 
-    stored, exports = {}, {}
-    for name, workers, overlap in (("one", 1, False), ("two", 2, False), ("beside", 2, True)):
+    stored = {}
+    for name, workers in (("one", 1), ("two", 2)):
         config = quiet_config()
         config.synthesize = False
         config.enrich.workers, config.enrich.parallel_min_articles, config.enrich.chunk = workers, 1, 2
-        config.enrich.overlap = overlap
-        summary = run([str(examples)], tmp_path / name, config)
-        assert bool(summary.overlapped_seconds) == (workers > 1)  # workers' time is reported
+        run([str(examples)], tmp_path / name, config)
         with Store(tmp_path / name / "storyline.db") as store:
             ids = [a.id for a in store.articles()]
             stored[name] = {k: {**v, "timings": None} for k, v in store.enrichment(ids).items()}
-        document = load_export(tmp_path / name)
-        exports[name] = {k: v for k, v in document.items() if k != "generated_at"}
-    assert len(stored["one"]) == 5 and stored["one"] == stored["two"] == stored["beside"]
-    assert exports["one"] == exports["two"] == exports["beside"]
-
-
-def test_enrichment_beside_keeps_a_bounded_window_and_stores_everything(examples: Path, tmp_path: Path) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from storyline.pipeline import Enrichment, Pipeline
-    from storyline.store import Store
-
-    config = quiet_config()
-    config.enrich.workers, config.enrich.chunk, config.enrich.in_flight_articles = 1, 1, 2
-    with Store(tmp_path / "s.db") as store, ThreadPoolExecutor(1) as pool:
-        pipeline = Pipeline(store, config)
-        pipeline.ingest([str(examples)])
-        ids = store.missing_enrichment()
-        enrichment = Enrichment(pipeline, ids, pool)
-        assert len(enrichment.running) == 3 and len(enrichment.pending) == 2  # window: max(1 * 3, 2 // 1)
-        enrichment.finish()
-        assert not enrichment.running and not enrichment.pending
-        assert store.missing_enrichment() == [] and enrichment.worker_seconds > 0
+    assert len(stored["one"]) == 5 and stored["one"] == stored["two"]

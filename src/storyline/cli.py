@@ -29,14 +29,11 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 NoSynthesize = Annotated[bool, typer.Option("--no-synthesize", help="Skip summaries and comparisons.")]
 Db = Annotated[Optional[str], typer.Option(help="Store: a SQLite path or a postgresql:// URL (default OUT/storyline.db).")]
 SummaryJson = Annotated[Optional[Path], typer.Option(help="Also write the run's figures as JSON here.")]
-Sequential = Annotated[bool, typer.Option(
-    "--sequential", help="Run the stages one after another, enrichment included (for per-stage timings; slower).")]
 
 
 def make_config(*, allow_private_urls: bool = False, no_fetch: bool = False, quiet: bool = False,
-                no_synthesize: bool = False, sequential: bool = False) -> Config:
+                no_synthesize: bool = False) -> Config:
     config = Config()
-    config.enrich.overlap = config.enrich.overlap and not sequential
     config.ingest.allow_private_urls = allow_private_urls
     config.ingest.fetch_linked_pages = not no_fetch
     config.progress = not quiet
@@ -71,9 +68,6 @@ def print_summary(summary, console: Console) -> None:
     table.add_row("in store", f"{summary.articles} articles, {summary.events} events,"
                               f" {summary.storylines} storylines")
     table.add_row("time", "  ".join(f"{k} {v:.1f}s" for k, v in summary.stage_seconds.items()))
-    if summary.overlapped_seconds.get("enrich"):
-        table.add_row("beside", f"enrich on workers {summary.overlapped_seconds['enrich']:.1f}s wall,"
-                                " through embed, cluster and dedup")
     if summary.out_dir:
         table.add_row("wrote", f"{summary.out_dir}/export.json, {summary.out_dir}/report.html")
     console.print(table)
@@ -89,14 +83,13 @@ def run(
     quiet: Quiet = False,
     no_synthesize: NoSynthesize = False,
     summary_json: SummaryJson = None,
-    sequential: Sequential = False,
 ) -> None:
     """Read INPUTS, store them in OUT/storyline.db, group them into events and storylines, and
     write OUT/export.json and OUT/report.html. Running again adds only what is new."""
     from storyline.pipeline import run as run_pipeline
 
     config = make_config(allow_private_urls=allow_private_urls, no_fetch=no_fetch, quiet=quiet,
-                         no_synthesize=no_synthesize, sequential=sequential)
+                         no_synthesize=no_synthesize)
     summary = run_pipeline(inputs, out, config, db=db)
     finish(summary, summary.to_dict(), summary_json)
 

@@ -58,10 +58,6 @@ class EnrichConfig:
     workers: int = 2
     parallel_min_articles: int = 400
     chunk: int = 64  # articles per worker task
-    # Enrich on the workers while the main process embeds, clusters and finds duplicates (those
-    # are largely one-threaded, so a core would otherwise idle); see Pipeline.run.
-    overlap: bool = False
-    in_flight_articles: int = 8192  # articles handed to the workers and not yet stored: bounds memory
 
 
 @dataclass(slots=True)

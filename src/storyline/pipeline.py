@@ -20,12 +20,11 @@ import multiprocessing
 import os
 import time
 from collections import Counter
-from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import ExitStack, contextmanager
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -63,8 +62,6 @@ class RunSummary:
     clustered: int = 0  # articles loaded by the cluster stage: the hot set and the new ones, never the store
     events_written: int = 0  # events whose row or members the cluster stage wrote
     stage_seconds: dict[str, float] = field(default_factory=dict)
-    # work that ran beside the stages (enrichment on worker processes): wall span, summed work
-    overlapped_seconds: dict[str, float] = field(default_factory=dict)
     out_dir: Path | None = None
 
     @property
@@ -82,18 +79,14 @@ class RunSummary:
             "duplicates": dict(self.duplicates), "events": self.events, "storylines": self.storylines,
             "clustered": self.clustered, "events_written": self.events_written,
             "stage_seconds": self.stage_seconds, "seconds": self.seconds,
-            "overlapped_seconds": self.overlapped_seconds,
         }
 
 
-def enrich_to_dicts(articles: list[Article]) -> tuple[list[dict], float]:
-    """Worker-process task: the enrichment of some articles, as the store keeps it, and the
-    seconds it took."""
+def enrich_to_dicts(articles: list[Article]) -> list[dict]:
+    """Worker-process task: the enrichment of some articles, as the store keeps it."""
     from storyline.enrich.enrichment import enrich_articles
 
-    start = time.perf_counter()
-    dicts = [r.to_dict() for r in enrich_articles(articles)]
-    return dicts, time.perf_counter() - start
+    return [r.to_dict() for r in enrich_articles(articles)]
 
 
 @contextmanager
@@ -103,14 +96,9 @@ def _enrich_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     saved = {k: os.environ.get(k) for k in _ONE_THREAD}
     os.environ.update(_ONE_THREAD)
     try:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-        try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             pool.submit(int).result()  # start the workers while the one-thread settings are in force
             yield pool
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)  # do not finish a window of queued chunks
-            raise
-        pool.shutdown(wait=True)
     finally:
         for key, value in saved.items():
             if value is None:
@@ -120,57 +108,6 @@ def _enrich_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
 
 
 _ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-class Enrichment:
-    """The enrichment of the articles not yet enriched, started by ``Pipeline.enrichment``.
-
-    Large batches run on worker processes *beside* the main process: embedding, clustering and
-    duplicate detection need no enrichment and are largely one-threaded, so without this a core
-    would idle through them. The main process stores finished chunks whenever it calls ``pump``
-    (between stages and embedding batches), so a killed run keeps them, and ``finish`` waits for
-    the rest. Small batches run in this process when ``finish`` is called.
-    """
-
-    def __init__(self, pipeline: "Pipeline", ids: list[str], pool: ProcessPoolExecutor | None) -> None:
-        cfg = pipeline.config.enrich
-        self.store = pipeline.store
-        self.pool = pool
-        self.pending: deque[list[str]] = deque(ids[i:i + cfg.chunk] for i in range(0, len(ids), cfg.chunk))
-        self.running: deque[tuple[list[Article], Future]] = deque()
-        self.window = max(cfg.workers * 3, cfg.in_flight_articles // cfg.chunk)  # bounds memory
-        self.task = pipeline.progress.task("enrich", total=len(ids))
-        self.worker_seconds = 0.0  # summed over workers
-        self.started = time.perf_counter()
-        self.pump()
-
-    def pump(self, wait: bool = False) -> None:
-        """Store the chunks that are done, in order (when ``wait``, after waiting for the first),
-        then keep ``window`` chunks in flight."""
-        if self.pool is None:
-            return
-        while self.running and (wait or self.running[0][1].done()):
-            articles, future = self.running.popleft()
-            dicts, seconds = future.result()
-            self.store.put_enrichment({a.id: d for a, d in zip(articles, dicts)})
-            self.worker_seconds += seconds
-            self.task.advance(len(articles))
-            wait = False
-        while self.pending and len(self.running) < self.window:
-            articles = self.store.articles(self.pending.popleft())
-            self.running.append((articles, self.pool.submit(enrich_to_dicts, articles)))
-
-    def finish(self) -> None:
-        """Enrich and store everything that is left."""
-        from storyline.enrich.enrichment import enrich_articles
-
-        while self.pool is not None and (self.running or self.pending):
-            self.pump(wait=True)
-        while self.pending:
-            articles = self.store.articles(self.pending.popleft())
-            results = enrich_articles(articles)
-            self.store.put_enrichment({a.id: r.to_dict() for a, r in zip(articles, results)})
-            self.task.advance(len(articles))
 
 
 def event_id_for(first_article_id: str) -> str:
@@ -246,9 +183,8 @@ class Pipeline:
         flush()
         self.store.log_problems(self.summary.problems)
 
-    def embed(self, after_batch: Callable[[], None] | None = None) -> None:
-        """Embed every stored article that has no embedding yet (never one twice); ``after_batch``
-        is called after each batch (to store the enrichment running beside)."""
+    def embed(self) -> None:
+        """Embed every stored article that has no embedding yet (never one twice)."""
         missing = self.store.missing_embeddings(MODEL_NAME)
         task = self.progress.task("embed", total=len(missing))
         for start in range(0, len(missing), EMBED_BATCH):
@@ -257,32 +193,31 @@ class Pipeline:
             vectors = self.embedder.encode([embedding_text(a) for a in articles])
             self.store.put_embeddings(MODEL_NAME, [a.id for a in articles], vectors)
             task.advance(len(ids))
-            if after_batch is not None:
-                after_batch()
 
     def enrich(self) -> None:
         """People, organisations, places, quotes and time expressions of every article not yet
-        enriched (cached in the store as JSON, so no article is read twice)."""
-        with self.enrichment() as enrichment:
-            enrichment.finish()
+        enriched (cached in the store as JSON, so no article is read twice). Large batches go to
+        worker processes; results are stored chunk by chunk, in order, so a killed run keeps them."""
+        from storyline.enrich.enrichment import enrich_articles
 
-    @contextmanager
-    def enrichment(self) -> Iterator[Enrichment]:
-        """An ``Enrichment`` of what is missing, started on worker processes when there are at
-        least ``parallel_min_articles``; the workers stop on leaving the block. The span from start
-        to the last result stored, and the workers' summed time, go to the summary's
-        ``overlapped_seconds``."""
         cfg = self.config.enrich
         ids = self.store.missing_enrichment()
-        with ExitStack() as stack:
-            pool = None
-            if cfg.workers > 1 and len(ids) >= cfg.parallel_min_articles:
-                pool = stack.enter_context(_enrich_pool(cfg.workers))
-            enrichment = Enrichment(self, ids, pool)
-            yield enrichment
-            if enrichment.worker_seconds:
-                self.summary.overlapped_seconds["enrich"] = time.perf_counter() - enrichment.started
-                self.summary.overlapped_seconds["enrich work (summed over workers)"] = enrichment.worker_seconds
+        task = self.progress.task("enrich", total=len(ids))
+        chunks = [ids[i:i + cfg.chunk] for i in range(0, len(ids), cfg.chunk)]
+        if cfg.workers > 1 and len(ids) >= cfg.parallel_min_articles:
+            with _enrich_pool(cfg.workers) as pool:
+                window = cfg.workers * 3  # chunks in flight: bounds memory on huge runs
+                for start in range(0, len(chunks), window):
+                    batch = [self.store.articles(c) for c in chunks[start:start + window]]
+                    for articles, dicts in zip(batch, pool.map(enrich_to_dicts, batch)):
+                        self.store.put_enrichment({a.id: d for a, d in zip(articles, dicts)})
+                        task.advance(len(articles))
+            return
+        for chunk in chunks:
+            articles = self.store.articles(chunk)
+            results = enrich_articles(articles)
+            self.store.put_enrichment({a.id: r.to_dict() for a, r in zip(articles, results)})
+            task.advance(len(articles))
 
     def cluster(self) -> ArticleFeatures | None:
         """Place the articles in no event yet among the open events (the hot set), then link
@@ -301,7 +236,7 @@ class Pipeline:
         ids = sorted(seqs, key=seqs.__getitem__)  # insertion order, as one batch over the store sees it
         articles = self.store.articles(ids)
         self.summary.clustered = len(articles)
-        features = build_features(articles, self.store.embeddings(MODEL_NAME, ids))
+        features = build_features(articles, self.store.embeddings(MODEL_NAME, ids), cache=self.store)
         keys = cluster_events(features, cfg, hot)
         row_of = {a: r for r, a in enumerate(features.ids)}
         members: dict[str, list[str]] = {}
@@ -462,29 +397,15 @@ class Pipeline:
     def run(self, inputs: Sequence[str]) -> RunSummary:
         with self.stage("ingest+clean"):
             self.ingest(inputs)
-        with ExitStack() as beside:
-            # With overlap, enrichment runs on worker processes through embed, cluster and dedup
-            # (none of them reads it); the "enrich" stage is the main process's share: starting
-            # the workers, storing results between stages, waiting for what is left at the end.
-            enrichment = None
-            if self.config.enrich.overlap:
-                with self.stage("enrich"):
-                    enrichment = beside.enter_context(self.enrichment())
-            with self.stage("embed"):
-                self.embed(after_batch=enrichment.pump if enrichment else None)
-            with self.stage("enrich"):
-                if enrichment is None:
-                    self.enrich()
-                else:
-                    enrichment.pump()
-            with self.stage("cluster"):
-                features = self.cluster()
-            dirty = self.store.dirty_events()  # members changed: this run's, or a killed run's
-            with self.stage("dedup"):
-                self.dedup(features, dirty)
-            if enrichment is not None:
-                with self.stage("enrich"):
-                    enrichment.finish()
+        with self.stage("embed"):
+            self.embed()
+        with self.stage("enrich"):
+            self.enrich()
+        with self.stage("cluster"):
+            features = self.cluster()
+        dirty = self.store.dirty_events()  # members changed: this run's, or a killed run's
+        with self.stage("dedup"):
+            self.dedup(features, dirty)
         with self.stage("describe"):
             self.describe(dirty)
             if self.config.synthesize:
