@@ -13,10 +13,12 @@ Semantics that match the SQLite store:
 
 Embeddings are a pgvector ``vector(384)`` column when the extension is available in the database
 (created if the role may), else ``bytea`` (float32 bytes as in SQLite); an existing database keeps
-the type it was created with. JSON columns are PostgreSQL ``json``, not ``jsonb``: ``json`` keeps the
-document as written, so objects keep their key order and export.json comes out byte for byte as with
-SQLite (``jsonb`` would reorder keys; nothing here queries inside the documents). PostgreSQL text
-cannot hold NUL characters: a NUL in a text column is stored as U+FFFD (JSON keeps it as ``\u0000``).
+the type it was created with. Both give back the float32 values put in, bit for bit, but pgvector
+refuses NaN and infinity (the write fails as a whole). JSON columns are PostgreSQL ``json``, not
+``jsonb``: ``json`` keeps the document as written, so objects keep their key order and export.json
+comes out byte for byte as with SQLite (``jsonb`` would reorder keys; nothing here queries inside the
+documents). PostgreSQL text cannot hold NUL characters: a NUL in a text column is stored as U+FFFD
+(JSON keeps it as ``\u0000``).
 
 A URL may name a schema with ``?schema=NAME`` (created when missing), so one database can hold
 several stores.
