@@ -29,6 +29,17 @@ worktree.
     .venv/bin/python bench/scale.py probe            # incremental probe at each size, naive at 1k/10k
     .venv/bin/python bench/scale.py probe --naive-sizes 1000,10000,100000
     .venv/bin/python bench/scale.py report           # bench/results/scale.{json,md}, docs/scale.png
+    .venv/bin/python bench/scale.py tokens           # cache the articles' clustering tokens in the stores
+    .venv/bin/python bench/scale.py probe --naive-sizes "" --src /tmp/before/src --label before
+    .venv/bin/python bench/scale.py probe --naive-sizes "" --label after
+
+``tokens`` fills a built store's token cache (``article_tokens``: what the cluster stage keeps of
+each article it analysed, so that later runs read the hot set's tokens instead of analysing its
+texts again): a store built by the current pipeline has it; one built before has not, and its first
+run would analyse the whole hot set once. Code that predates the cache ignores the table.
+``--src`` runs the probe with another checkout's ``src`` (PYTHONPATH: the code before a change, run
+back to back with the current code on the same stores); ``--label`` names the rows it writes
+(rows of other labels are kept).
 """
 
 from __future__ import annotations
@@ -207,6 +218,20 @@ def probe_child(db: str, probe: str, out: str) -> None:
     }))
 
 
+def fill_tokens(size: int) -> None:
+    """Cache the clustering tokens of every article of ``store-{size}.db`` (see the docstring)."""
+    from storyline.cluster.features import article_tokens
+    from storyline.store import Store
+
+    with Store(WORK / f"store-{size}.db") as store:
+        ids = [r[0] for r in store.conn.execute("SELECT id FROM articles ORDER BY seq")]
+        t = time.perf_counter()
+        for start in range(0, len(ids), CHUNK):
+            article_tokens(store.articles(ids[start:start + CHUNK]), store)
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    print(f"store-{size}: tokens of {len(ids)} articles cached in {time.perf_counter() - t:.0f}s", flush=True)
+
+
 def naive_tree() -> Path:
     tree = WORK / "naive-src"
     if not tree.exists():
@@ -214,7 +239,7 @@ def naive_tree() -> Path:
     return tree
 
 
-def probe(size: int, naive: bool) -> dict:
+def probe(size: int, naive: bool, src: str | None = None, label: str = "") -> dict:
     rows = [json.loads(line) for line in (WORK / "stream.jsonl").open(encoding="utf-8")]
     probe_file = WORK / f"probe-{size}.jsonl"
     write_jsonl(probe_file, rows[size:size + PROBE])
@@ -225,15 +250,17 @@ def probe(size: int, naive: bool) -> dict:
     env = dict(os.environ)
     if naive:
         env["PYTHONPATH"] = str(naive_tree() / "src")
+    elif src:
+        env["PYTHONPATH"] = str(Path(src).resolve())
     out = WORK / "probe-result.json"
     out.unlink(missing_ok=True)
     subprocess.run([sys.executable, __file__, "_probe", str(copy), str(probe_file), str(out)], env=env, check=True)
     result = json.loads(out.read_text())
-    if naive != ("naive-src" in result["code"]):
+    if naive != ("naive-src" in result["code"]) or (src and not result["code"].startswith(str(Path(src).resolve()))):
         raise RuntimeError(f"ran the wrong code: {result['code']}")
     stages = result["stage_seconds"]
     core = sum(v for k, v in stages.items() if k != "enrich")
-    row = {"store_articles": size, "way": "naive" if naive else "incremental", "probe": result["new"],
+    row = {"store_articles": size, "way": "naive" if naive else "incremental", "label": label, "probe": result["new"],
            "seconds": round(result["wall_s"], 2),
            "ms_per_article": round(1000 * result["wall_s"] / result["new"], 2),
            "ms_per_article_without_enrich": round(1000 * core / result["new"], 2),
@@ -260,9 +287,9 @@ def report(rows: list[dict]) -> None:
     lines = ["| store | way | ms/article | ms/article without enrich | articles/s | articles/s without enrich |"
              " peak RSS MiB | articles loaded by cluster | cluster s | dedup s | describe s | enrich s |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in sorted(rows, key=lambda r: (r["way"], r["store_articles"])):
+    for r in sorted(rows, key=lambda r: (r["way"], r.get("label", ""), r["store_articles"])):
         s = r["stage_seconds"]
-        lines.append(f"| {r['store_articles']:,} | {r['way']} | {r['ms_per_article']} |"
+        lines.append(f"| {r['store_articles']:,} | {_series(r)} | {r['ms_per_article']} |"
                      f" {r['ms_per_article_without_enrich']} | {r['articles_per_s']} |"
                      f" {r['articles_per_s_without_enrich']} | {r['peak_rss_mib']} |"
                      f" {r['clustered'] if r['clustered'] is not None else 'all'} | {s.get('cluster', 0)} |"
@@ -271,15 +298,16 @@ def report(rows: list[dict]) -> None:
     print("\n".join(lines))
 
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(10, 4))
-    for way, style, color in (("incremental", "o-", "C0"), ("naive", "s--", "C3")):
-        mine = sorted((r for r in rows if r["way"] == way), key=lambda r: r["store_articles"])
-        if not mine:
-            continue
+    series = sorted({_series(r) for r in rows}, key=lambda name: (name.startswith("naive"), name))
+    styles = {"naive": ("s--", "C3")}
+    for k, name in enumerate(series):
+        style, color = styles.get(name, ("o-", f"C{[0, 2, 1, 4, 5][k % 5]}"))
+        mine = sorted((r for r in rows if _series(r) == name), key=lambda r: r["store_articles"])
         n = [r["store_articles"] for r in mine]
-        ax_t.plot(n, [r["ms_per_article"] for r in mine], style, color=color, label=f"{way}, whole pipeline")
+        ax_t.plot(n, [r["ms_per_article"] for r in mine], style, color=color, label=f"{name}, whole pipeline")
         ax_t.plot(n, [r["ms_per_article_without_enrich"] for r in mine], style, color=color, alpha=0.4,
-                  label=f"{way}, without enrichment")
-        ax_m.plot(n, [r["peak_rss_mib"] for r in mine], style, color=color, label=way)
+                  label=f"{name}, without enrichment")
+        ax_m.plot(n, [r["peak_rss_mib"] for r in mine], style, color=color, label=name)
     for ax, title, unit in ((ax_t, f"time per added article ({PROBE} added)", "ms per article"),
                             (ax_m, "peak memory of the run", "MiB")):
         ax.set_xscale("log")
@@ -294,17 +322,23 @@ def report(rows: list[dict]) -> None:
     fig.savefig(ROOT / "docs" / "scale.png", dpi=110)
 
 
+def _series(row: dict) -> str:
+    return f"{row['way']} ({row['label']})" if row.get("label") else row["way"]
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_probe":
         probe_child(*sys.argv[2:5])
         return
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["build", "probe", "report"])
+    parser.add_argument("command", choices=["build", "probe", "report", "tokens"])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument("--naive-sizes", default="1000,10000")
     parser.add_argument("--resume", action="store_true", help="build: go on from the store built so far")
     parser.add_argument("--no-lock", action="store_true",
                         help="build: do not take the heavy-jobs lock per chunk (run it under `nice -n 19` instead)")
+    parser.add_argument("--src", default=None, help="probe: run this src folder (PYTHONPATH), e.g. the code before a change")
+    parser.add_argument("--label", default="", help="probe: the label of the rows written (others are kept)")
     args = parser.parse_args()
     rows_file = WORK / "rows.json"
     if args.command == "build":
@@ -312,13 +346,17 @@ def main() -> None:
     elif args.command == "probe":
         rows = json.loads(rows_file.read_text()) if rows_file.exists() else []
         for size in (int(s) for s in args.sizes.split(",") if s):
-            rows = [r for r in rows if not (r["store_articles"] == size and r["way"] == "incremental")]
-            rows.append(probe(size, naive=False))
+            rows = [r for r in rows if not (r["store_articles"] == size and r["way"] == "incremental"
+                                            and r.get("label", "") == args.label)]
+            rows.append(probe(size, naive=False, src=args.src, label=args.label))
             rows_file.write_text(json.dumps(rows))
         for size in (int(s) for s in args.naive_sizes.split(",") if s):
             rows = [r for r in rows if not (r["store_articles"] == size and r["way"] == "naive")]
             rows.append(probe(size, naive=True))
             rows_file.write_text(json.dumps(rows))
+    elif args.command == "tokens":
+        for size in (int(s) for s in args.sizes.split(",") if s):
+            fill_tokens(size)
     else:
         report(json.loads(rows_file.read_text()))
 

@@ -177,3 +177,55 @@ def test_hnsw_candidates_give_the_events_of_exact_search():
     exact = cluster_events(build_features(arts, vecs), ClusterConfig())
     approximate = cluster_events(build_features(arts, vecs), ClusterConfig(exact_search_max=0))
     assert _partition(approximate) == _partition(exact) == _gold_partition(arts, gold)
+
+
+# -- the token cache: the hot set's texts are analysed once, not in every run -----------------------
+
+class _DictCache:
+    """A token cache in memory, as the stores keep it (``article_tokens``)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[str, str, int]] = {}
+        self.reads = 0
+
+    def article_tokens(self, keys: list[str]) -> dict[str, tuple[str, str, int]]:
+        self.reads += 1
+        return {k: self.rows[k] for k in keys if k in self.rows}
+
+    def put_article_tokens(self, items: dict[str, tuple[str, str, int]]) -> None:
+        self.rows.update(items)
+
+
+def _same_features(a, b) -> bool:
+    for name in ("tfidf", "names"):
+        x, y = getattr(a, name), getattr(b, name)
+        if not (x.shape == y.shape and x.dtype == y.dtype and np.array_equal(x.indptr, y.indptr)
+                and np.array_equal(x.indices, y.indices) and x.data.tobytes() == y.data.tobytes()):
+            return False
+    return (a.vocab == b.vocab and a.words.tobytes() == b.words.tobytes()
+            and a.years.tobytes() == b.years.tobytes() and a.weekday_sets.tobytes() == b.weekday_sets.tobytes())
+
+
+def test_cached_tokens_give_the_same_features_and_are_not_analysed_again(monkeypatch: pytest.MonkeyPatch):
+    from storyline.cluster import features as features_mod
+
+    world = World(4, seed=9)
+    arts, vecs, _ = _corpus(world, [5, 4, 3, 6])
+    arts.append(Article(id="headline", text="Markets rally on Friday", content_hash="h", title="Markets rally on Friday"))
+    arts.append(Article(id="tiny", text="ok", content_hash="t"))
+    vecs = np.vstack([vecs, np.zeros((2, DIM), dtype=np.float32)])
+    plain = build_features(arts, vecs)
+
+    analysed: list[int] = []
+    real = features_mod.tokens
+    monkeypatch.setattr(features_mod, "tokens", lambda texts, **kw: analysed.append(len(texts)) or real(texts, **kw))
+    cache = _DictCache()
+    cold = build_features(arts, vecs, cache=cache)
+    warm = build_features(arts, vecs, cache=cache)
+    assert _same_features(plain, cold) and _same_features(plain, warm)
+    assert analysed == [len(arts), len(arts)]  # words and names, once: the second call read the cache
+    # An article whose text changed is analysed again (the key follows title and text), not served stale.
+    edited = Article(id=arts[0].id, text=arts[0].text + " Zanzibar agreed.", content_hash="x", title=arts[0].title)
+    again = build_features([edited, *arts[1:]], vecs, cache=cache)
+    assert analysed[2:] == [1, 1] and "zanzibar" in (again.vocab or [])
+    assert _same_features(again, build_features([edited, *arts[1:]], vecs))

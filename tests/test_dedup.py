@@ -124,3 +124,89 @@ def test_lsh_work_does_not_grow_with_the_store(tmp_path: Path) -> None:
         probe2 = article("probe2", seed("004") + " Again.")
         big = _check_in_runs(store, [store_articles[30:], [probe2]], config)[-1]
     assert small.compared == 0 and big.compared == 1  # only the earlier probe shares its bands
+
+
+def _find_rewrites_reference(events, doc_vectors, sentence_vectors, copied, config):
+    """find_rewrites as it was first written (pair by pair, lexical_share in Python): the faster one
+    must give the same links and ask for sentence vectors in the same order."""
+    from storyline.dedup.rewrite import LEXICAL_SHARE, paraphrase_share
+
+    links = []
+    for members in events:
+        members = [a for a in members if a.id not in copied]
+        if len(members) < 2:
+            continue
+        vectors = doc_vectors(members)
+        sims = vectors @ vectors.T
+        words = [[content_words(s) for s in article_sentences(a)] for a in members]
+        for j, later in enumerate(members):
+            for i in range(j):
+                if sims[i, j] < config.rewrite_candidate_cos or lexical_share(words[j], words[i]) < LEXICAL_SHARE:
+                    continue
+                share = paraphrase_share(sentence_vectors(later), sentence_vectors(members[i]),
+                                         config.rewrite_sentence_cos)
+                if share >= config.rewrite_share:
+                    links.append((later.id, members[i].id, "rewrite", round(share, 3)))
+                    break
+    return links
+
+
+def test_lexical_gate_matrix_gives_lexical_share() -> None:
+    import random
+
+    from storyline.dedup.rewrite import _LexicalGate
+
+    rng = random.Random(4)
+    vocab = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
+    words = [[frozenset(rng.sample(vocab, rng.randint(0, 5))) for _ in range(rng.randint(0, 7))] for _ in range(80)]
+    words += [[content_words(s) for s in article_sentences(article(n, seed(n)))] for n in ("000", "001", "004")]
+    gate = _LexicalGate(words)
+    for j in range(len(words)):
+        others = list(range(j))
+        assert gate.shares(j, others).tolist() == [lexical_share(words[j], words[i]) for i in others]
+
+
+def test_rewrites_match_the_pairwise_reference_and_embed_each_article_once() -> None:
+    """Made-up sentence vectors (one random direction per distinct sentence, a little noise per
+    article), so that paraphrase shares land on both sides of the thresholds without a model."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(7)
+    np_rng = np.random.default_rng(7)
+    pool = [f"The {w} council said {x} residents would vote on the {y} plan next week."
+            for w in ("city", "county", "state", "port") for x in ("many", "few", "all") for y in ("bridge", "tax")]
+    direction = {s: v / np.linalg.norm(v) for s, v in zip(pool, np_rng.normal(size=(len(pool), 16)))}
+    events = []
+    for e in range(4):
+        members = []
+        for k in range(9):
+            text = " ".join(rng.sample(pool[e * 5:e * 5 + 9], rng.randint(2, 6)))
+            members.append(article(f"e{e}-{k}", text))
+        events.append(members)
+    doc = {a.id: v / np.linalg.norm(v) for ev in events for a in ev
+           for v in [np.ones(16) + 0.3 * np_rng.normal(size=16)]}
+
+    def doc_vectors(arts):
+        return np.array([doc[a.id] for a in arts], dtype=np.float32)
+
+    calls: list[str] = []
+
+    def sentence_vectors(a):
+        calls.append(a.id)
+        noise = np.random.default_rng(int(hashlib.md5(a.id.encode()).hexdigest()[:8], 16)).normal(scale=0.15, size=16)
+        vs = [direction[s] + noise for s in article_sentences(a)]
+        return np.array([v / np.linalg.norm(v) for v in vs], dtype=np.float32).reshape(-1, 16)
+
+    config = DedupConfig()
+    copied = {"e1-3"}
+    expected = _find_rewrites_reference(events, doc_vectors, sentence_vectors, copied, config)
+    reference_calls = list(calls)
+    calls.clear()
+    links = find_rewrites(events, doc_vectors, sentence_vectors, copied, config)
+    print(len(expected), len(reference_calls), len(calls))
+    assert [(l.article_id, l.of_id, l.kind, l.score) for l in links] == expected
+    assert 0 < len(expected) < sum(len(ev) for ev in events) - 4  # some are rewrites, some are not
+    # Each article's sentence vectors are asked for once, in the order the pairs first need them.
+    assert calls == list(dict.fromkeys(reference_calls)) and len(calls) < len(reference_calls)

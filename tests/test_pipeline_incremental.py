@@ -165,3 +165,39 @@ def test_a_run_killed_after_clustering_is_completed_by_the_next(tmp_path: Path) 
         assert summary.clustered == 0 and store.dirty_events() == []
         assert all(store.event_data(e.id).get("members_digest") for e in store.events())
         assert store.missing_minhashes() == []
+
+
+def test_a_run_analyses_only_the_texts_it_has_not_seen(tmp_path: Path, monkeypatch) -> None:
+    """The cluster stage keeps each article's tokens in the store (``article_tokens``): a later run
+    reads the hot set's tokens and analyses only the new articles, with the events of a run that
+    analysed everything again."""
+    from storyline.cluster import features as features_mod
+
+    analysed: list[int] = []
+    real = features_mod.tokens
+
+    def counting(texts, **kw):
+        if not kw.get("names"):
+            analysed.append(len(texts))
+        return real(texts, **kw)
+
+    monkeypatch.setattr(features_mod, "tokens", counting)
+    with Store(tmp_path / "cached.db") as store:
+        feed = Feed(store)
+        arts = [a for e in range(3) for a in feed.add(e, 4, DAY0)]
+        run(store)
+        arts += feed.add(1, 2, DAY0 + dt.timedelta(days=1)) + feed.add(3, 3, DAY0 + dt.timedelta(days=1))
+        assert run(store).summary.clustered == 17
+        assert analysed == [12, 5]  # never the 12 articles of the first run again
+        cached = partition(store)
+        vectors = store.embeddings(MODEL_NAME, [a.id for a in arts])
+    monkeypatch.setattr(features_mod, "article_tokens", lambda articles, cache=None: [
+        (real([features_mod.clustering_text(a)])[0], real([features_mod.clustering_text(a)], names=True)[0],
+         features_mod.word_count(a)) for a in articles])  # no cache: every run analyses every text
+    with Store(tmp_path / "plain.db") as store:
+        for batch in (arts[:12], arts[12:]):
+            store.add_articles(batch)
+            store.put_embeddings(MODEL_NAME, [a.id for a in batch], vectors[[arts.index(a) for a in batch]])
+            store.put_enrichment({a.id: ArticleEnrichment(a.id).to_dict() for a in batch})
+            run(store)
+        assert partition(store) == cached

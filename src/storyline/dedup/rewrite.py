@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 import re
 
 import numpy as np
+from scipy import sparse
 
 from storyline.config import DedupConfig
 from storyline.records import Article, DuplicateLink
@@ -60,6 +61,54 @@ def paraphrase_share(a: np.ndarray, b: np.ndarray, threshold: float) -> float:
     return float((best >= threshold).mean())
 
 
+class _LexicalGate:
+    """The lead sentences' content words of one event's members as a sparse 0/1 matrix, so that the
+    lexical gate of one article against all earlier candidates is one sparse product instead of a
+    Python loop over sentence pairs. Gives exactly ``lexical_share`` (integer overlaps and unions,
+    the same float comparisons)."""
+
+    def __init__(self, words: list[list[frozenset[str]]]) -> None:
+        vocab: dict[str, int] = {}
+        rows: list[int] = []
+        cols: list[int] = []
+        sizes: list[int] = []
+        self.starts = [0]
+        for sentences in words:
+            for s in sentences:
+                cols.extend(vocab.setdefault(w, len(vocab)) for w in s)
+                rows.extend([len(sizes)] * len(s))
+                sizes.append(len(s))
+            self.starts.append(len(sizes))
+        self.sizes = np.array(sizes, dtype=np.int64)
+        self.matrix = sparse.csr_matrix((np.ones(len(rows), dtype=np.int64), (rows, cols)),
+                                        shape=(len(sizes), max(len(vocab), 1)))
+
+    def count(self, k: int) -> int:
+        return self.starts[k + 1] - self.starts[k]
+
+    def shares(self, j: int, others: Sequence[int]) -> np.ndarray:
+        """``lexical_share(words[j], words[i])`` for each ``i`` in ``others``."""
+        out = np.zeros(len(others), dtype=np.float64)
+        n_j = self.count(j)
+        keep = [k for k, i in enumerate(others) if self.count(i)]
+        if not n_j or not keep:
+            return out
+        kept = [others[k] for k in keep]
+        rows = np.concatenate([np.arange(self.starts[i], self.starts[i + 1]) for i in kept])
+        counts = np.array([self.count(i) for i in kept], dtype=np.int64)
+        bounds = np.cumsum(counts) - counts
+        a, b = self.sizes[self.starts[j]:self.starts[j + 1]], self.sizes[rows]
+        inter = (self.matrix[self.starts[j]:self.starts[j + 1]] @ self.matrix[rows].T).toarray()
+        union = a[:, None] + b[None, :] - inter
+        # A sentence pair matches when both have words and their Jaccard >= LEXICAL_JACCARD (symmetric).
+        match = (inter >= LEXICAL_JACCARD * union) & (a > 0)[:, None] & (b > 0)[None, :]
+        hits_j = np.logical_or.reduceat(match, bounds, axis=1).sum(axis=0)  # j's sentences matched in i
+        hits_i = np.add.reduceat(match.any(axis=0).astype(np.int64), bounds)  # i's sentences matched in j
+        j_short = n_j <= counts
+        out[keep] = np.where(j_short, hits_j / np.where(j_short, n_j, 1), hits_i / np.where(j_short, 1, counts))
+        return out
+
+
 def find_rewrites(
     events: Sequence[Sequence[Article]],
     doc_vectors: Callable[[Sequence[Article]], np.ndarray],
@@ -69,21 +118,34 @@ def find_rewrites(
 ) -> list[DuplicateLink]:
     """Links from each rewrite to the earliest article of its event (members in arrival order) that
     it paraphrases. Only pairs inside one event are compared. Articles in ``copied`` (already
-    exact/near copies) are neither tested nor linked to."""
+    exact/near copies) are neither tested nor linked to.
+
+    The pairs are tested in the same order as ever (later article by later article, earlier
+    candidates first, stopping at the first rewrite), so that sentences are embedded in the same
+    calls; each article's sentence vectors are asked for once (``sentence_vectors`` may read a cache)."""
     links: list[DuplicateLink] = []
+    vectors_of: dict[str, np.ndarray] = {}
+
+    def vectors(a: Article) -> np.ndarray:
+        if a.id not in vectors_of:
+            vectors_of[a.id] = sentence_vectors(a)
+        return vectors_of[a.id]
+
     for members in events:
         members = [a for a in members if a.id not in copied]
         if len(members) < 2:
             continue
-        vectors = doc_vectors(members)
-        sims = vectors @ vectors.T
-        words = [[content_words(s) for s in article_sentences(a)] for a in members]
+        doc = doc_vectors(members)
+        sims = doc @ doc.T
+        gate = _LexicalGate([[content_words(s) for s in article_sentences(a)] for a in members])
         for j, later in enumerate(members):
-            for i in range(j):
-                if sims[i, j] < config.rewrite_candidate_cos or lexical_share(words[j], words[i]) < LEXICAL_SHARE:
+            close = np.flatnonzero(~(sims[:j, j] < config.rewrite_candidate_cos))  # NaN passes, as before
+            if not len(close):
+                continue
+            for i, lexical in zip(close.tolist(), gate.shares(j, close.tolist())):
+                if lexical < LEXICAL_SHARE:
                     continue
-                share = paraphrase_share(sentence_vectors(later), sentence_vectors(members[i]),
-                                         config.rewrite_sentence_cos)
+                share = paraphrase_share(vectors(later), vectors(members[i]), config.rewrite_sentence_cos)
                 if share >= config.rewrite_share:
                     links.append(DuplicateLink(later.id, members[i].id, "rewrite", round(share, 3)))
                     break

@@ -105,6 +105,9 @@ CREATE INDEX IF NOT EXISTS minhash_bands_article ON minhash_bands (article_id);
 CREATE TABLE IF NOT EXISTS event_centroids (
     event_id TEXT COLLATE "C" PRIMARY KEY, vector BYTEA NOT NULL, terms {json} NOT NULL
 );
+CREATE TABLE IF NOT EXISTS article_tokens (
+    token_key TEXT COLLATE "C" PRIMARY KEY, words TEXT NOT NULL, names TEXT NOT NULL, n_words INTEGER NOT NULL
+);
 ALTER TABLE events ADD COLUMN IF NOT EXISTS open INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE events ADD COLUMN IF NOT EXISTS last_day DOUBLE PRECISION;
 ALTER TABLE events ADD COLUMN IF NOT EXISTS last_seq BIGINT;
@@ -116,7 +119,8 @@ CREATE INDEX IF NOT EXISTS events_storyline ON events (storyline_id);
 
 _DERIVED = ("embeddings", "duplicates", "event_articles", "article_enrichment", "minhashes", "minhash_bands")
 _TABLES = ("meta", "articles", "embeddings", "text_embeddings", "duplicates", "events", "event_articles",
-           "storylines", "article_enrichment", "problems", "minhashes", "minhash_bands", "event_centroids")
+           "storylines", "article_enrichment", "problems", "minhashes", "minhash_bands", "event_centroids",
+           "article_tokens")
 
 
 def _split_url(url: str) -> tuple[str, str | None]:
@@ -383,6 +387,23 @@ class PostgresStore:
             if rows:
                 c.execute(text("INSERT INTO text_embeddings (text_hash, model, vector) VALUES (:h, :m, :v)"
                                " ON CONFLICT DO NOTHING"), rows)
+
+    def article_tokens(self, keys: list[str]) -> dict[str, tuple[str, str, int]]:
+        """Cached analysed tokens of articles for clustering (see cluster.features.article_tokens):
+        key -> (word tokens, name tokens, word count)."""
+        out: dict[str, tuple[str, str, int]] = {}
+        for chunk in _chunks(list(keys)):
+            out.update((r[0], (r[1], r[2], r[3])) for r in self._rows(
+                "SELECT token_key, words, names, n_words FROM article_tokens WHERE token_key = ANY(:k)",
+                {"k": chunk}))
+        return out
+
+    def put_article_tokens(self, items: dict[str, tuple[str, str, int]]) -> None:
+        rows = [{"k": k, "w": w, "n": n, "c": c} for k, (w, n, c) in items.items()]
+        with self.transaction() as c:
+            if rows:
+                c.execute(text("INSERT INTO article_tokens (token_key, words, names, n_words)"
+                               " VALUES (:k, :w, :n, :c) ON CONFLICT DO NOTHING"), rows)
 
     # -- duplicates -----------------------------------------------------------------------------
 

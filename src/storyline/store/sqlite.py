@@ -77,6 +77,9 @@ CREATE INDEX IF NOT EXISTS minhash_bands_article ON minhash_bands (article_id);
 CREATE TABLE IF NOT EXISTS event_centroids (
     event_id TEXT PRIMARY KEY, vector BLOB NOT NULL, terms TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS article_tokens (
+    token_key TEXT PRIMARY KEY, words TEXT NOT NULL, names TEXT NOT NULL, n_words INTEGER NOT NULL
+);
 """
 
 # Columns added after the first release, with the indexes that need them (added to old stores on open).
@@ -246,6 +249,21 @@ class Store:
                 "INSERT OR IGNORE INTO text_embeddings (text_hash, model, vector) VALUES (?,?,?)",
                 [(h, model, v.astype(np.float32).tobytes()) for h, v in vectors.items()],
             )
+
+    def article_tokens(self, keys: list[str]) -> dict[str, tuple[str, str, int]]:
+        """Cached analysed tokens of articles for clustering (see cluster.features.article_tokens):
+        key -> (word tokens, name tokens, word count)."""
+        out: dict[str, tuple[str, str, int]] = {}
+        for chunk in _chunks(list(keys), 500):
+            out.update((r[0], (r[1], r[2], r[3])) for r in self.conn.execute(
+                f"SELECT token_key, words, names, n_words FROM article_tokens WHERE token_key IN"
+                f" ({','.join('?' * len(chunk))})", chunk))
+        return out
+
+    def put_article_tokens(self, items: dict[str, tuple[str, str, int]]) -> None:
+        with self.transaction() as conn:
+            conn.executemany("INSERT OR IGNORE INTO article_tokens (token_key, words, names, n_words) VALUES (?,?,?,?)",
+                             [(k, w, n, c) for k, (w, n, c) in items.items()])
 
     # -- duplicates -----------------------------------------------------------------------------
 
