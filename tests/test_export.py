@@ -29,6 +29,30 @@ def test_valid_document_passes_and_a_broken_one_fails() -> None:
         validate_export(broken)
 
 
+def test_fast_validator_agrees_with_jsonschema_and_the_error_names_the_field() -> None:
+    from storyline.export.json_export import _fast_validator, export_schema
+
+    broken = []
+    for path, value in ((("articles", 0, "id"), 5), (("events", 0, "article_ids"), "a1"),
+                        (("storylines", 0, "event_ids"), None), (("format",), 7)):
+        doc = document()
+        target = doc
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        broken.append((path[-2] if len(path) > 1 and isinstance(path[-2], str) else path[-1], doc))
+    gone = document()
+    del gone["events"][0]["article_ids"]
+    broken.append(("article_ids", gone))
+    assert _fast_validator().is_valid(document()) and jsonschema.Draft202012Validator(export_schema()).is_valid(document())
+    for field, doc in broken:
+        assert not _fast_validator().is_valid(doc)
+        assert not jsonschema.Draft202012Validator(export_schema()).is_valid(doc)
+        with pytest.raises(jsonschema.ValidationError) as caught:
+            validate_export(doc)
+        assert field in str(caught.value) or field in list(caught.value.absolute_path)
+
+
 def test_report_escapes_untrusted_text_and_loads_nothing_external() -> None:
     html = render_report(document("<script>alert(1)</script>"), [{"item": "<b>x.txt</b>", "reason": "empty"}])
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html

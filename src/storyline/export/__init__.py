@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
+
+import orjson
 
 from storyline.export.json_export import FORMAT, build_export, export_schema, validate_export
 from storyline.export.report import render_report, write_report
@@ -13,9 +14,9 @@ from storyline.store import Store
 __all__ = ["FORMAT", "build_export", "export_schema", "render_report", "validate_export", "write_outputs"]
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_bytes(data)
     os.replace(tmp, path)
 
 
@@ -23,6 +24,6 @@ def write_outputs(store: Store, out_dir: Path) -> dict:
     """Write ``export.json`` (validated against the contract) and ``report.html`` into ``out_dir``."""
     document = build_export(store)
     validate_export(document)
-    _write_atomic(out_dir / "export.json", json.dumps(document, ensure_ascii=False, indent=1))
+    _write_atomic(out_dir / "export.json", orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
     write_report(store, document, out_dir / "report.html")
     return document
