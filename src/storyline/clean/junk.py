@@ -221,10 +221,13 @@ def _junk_sentences(line: str, promo: bool, contrib: bool, credit: bool
     kept, removed = [], []
     page_junk = False
     for sentence in sentences:
-        if (promo and _PROMO.search(sentence)) or (credit and _CREDIT.search(sentence)):
+        # the line's keyword gates again per sentence: the patterns are slow on long paragraphs
+        low = sentence.lower()
+        if ((promo and _has(low, _PROMO_WORDS) and _PROMO.search(sentence))
+                or (credit and _has(low, _CREDIT_WORDS) and _CREDIT.search(sentence))):
             removed.append(sentence.strip())
             page_junk = True
-        elif contrib and _CONTRIB.search(sentence):
+        elif contrib and _has(low, _CONTRIB_WORDS) and _CONTRIB.search(sentence):
             removed.append(sentence.strip())
         else:
             kept.append(sentence.strip())
