@@ -229,3 +229,43 @@ def test_cached_tokens_give_the_same_features_and_are_not_analysed_again(monkeyp
     again = build_features([edited, *arts[1:]], vecs, cache=cache)
     assert analysed[2:] == [1, 1] and "zanzibar" in (again.vocab or [])
     assert _same_features(again, build_features([edited, *arts[1:]], vecs))
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_both_stores_keep_article_tokens(kind: str, tmp_path, request: pytest.FixtureRequest):
+    from storyline.store import open_store
+
+    store = open_store(tmp_path / "s.db" if kind == "sqlite" else request.getfixturevalue("pg_schema_url"))
+    with store:
+        rows = {"k1": ("alpha beta alpha", "Alpha 2024", 3), "k2": ("", "", 0)}
+        store.put_article_tokens(rows)
+        store.put_article_tokens({"k1": ("other", "Other", 9)})  # a key names one title and text: kept
+        assert store.article_tokens(["k1", "k2", "k3"]) == rows
+        assert store.article_tokens([]) == {}
+
+
+@pytest.mark.parametrize("n", [3, 20, 60])
+def test_tfidf_is_scikit_learns_bit_for_bit(n: int):
+    """Clustering computes TF-IDF without importing scikit-learn (~1 s a process), step by step as
+    scikit-learn does: the same matrix, bit for bit and entry for entry (later sums run over the
+    entries in stored order), the same columns, the same stop words."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+    from storyline.cluster import features as features_mod
+
+    assert features_mod._STOP_WORDS == ENGLISH_STOP_WORDS
+    world = World(5, seed=n)
+    arts, _, _ = _corpus(world, [n // 5 + 1] * 5)
+    texts = [features_mod.clustering_text(a) for a in arts[:n]]
+    texts[0] = "The the and of it's Ünïcode naïve-café well-being 2024 x9 Rock'n'roll, Zürich"
+    for names in (False, True):
+        vocab: list[str] = []
+        ours = features_mod.tfidf_matrix(texts, names=names, vocab=vocab)
+        theirs = TfidfVectorizer(sublinear_tf=True, stop_words=None if names else "english", lowercase=not names,
+                                 min_df=1, max_df=0.5 if len(texts) > 20 else 1.0, dtype=np.float32,
+                                 token_pattern=r"\S+" if names else r"(?u)\b[^\W\d_][\w'-]+\b")
+        expected = theirs.fit_transform([features_mod.names_text(t) for t in texts] if names else texts).tocsr()
+        assert vocab == theirs.get_feature_names_out().tolist()
+        assert ours.shape == expected.shape and ours.dtype == expected.dtype
+        assert np.array_equal(ours.indptr, expected.indptr) and np.array_equal(ours.indices, expected.indices)
+        assert ours.data.tobytes() == expected.data.tobytes()
