@@ -298,7 +298,9 @@ def report(rows: list[dict]) -> None:
     print("\n".join(lines))
 
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(10, 4))
-    series = sorted({_series(r) for r in rows}, key=lambda name: (name.startswith("naive"), name))
+    # Repeated runs ("..., run 2") are in the table only: one line per way of running in the plot.
+    series = sorted({_series(r) for r in rows if ", run " not in r.get("label", "")},
+                    key=lambda name: (name.startswith("naive"), name))
     styles = {"naive": ("s--", "C3")}
     for k, name in enumerate(series):
         style, color = styles.get(name, ("o-", f"C{[0, 2, 1, 4, 5][k % 5]}"))
