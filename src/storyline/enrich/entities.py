@@ -113,8 +113,9 @@ _WS = re.compile(r"\s+")
 @lru_cache(maxsize=65536)
 def fold(s: str) -> str:
     """Accents and case folded, dots dropped, whitespace collapsed."""
-    s = unicodedata.normalize("NFKD", s)
-    s = "".join(c for c in s if not unicodedata.combining(c))
+    if not s.isascii():  # ASCII has nothing to decompose (and quotes are long: skip the loop)
+        s = unicodedata.normalize("NFKD", s)
+        s = "".join(c for c in s if not unicodedata.combining(c))
     s = s.lower().replace("’", "'").replace(".", "")
     return _WS.sub(" ", s).strip()
 
