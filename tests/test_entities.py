@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,18 @@ def test_batched_equals_single(seeds):
         many = e.to_dict()
         one.pop("timings"), many.pop("timings")
         assert one == many
+
+
+def test_aliases_that_differ_only_in_case_come_in_one_order_in_every_process():
+    import subprocess
+    import sys
+
+    code = (
+        "from storyline.enrich.entities import Mention, build_entities\n"
+        "names = ['Anthony Phillip LaSalle', 'LaSalle', 'Lasalle', 'LASALLE', 'Anthony LaSalle', 'Anthony Lasalle']\n"
+        "docs = [(f'a{i}', [Mention(n, n, 'PERSON', 0, len(n))]) for i, n in enumerate(names)]\n"
+        "print([(e.name, e.aliases) for e in build_entities(docs).entities])\n"
+    )
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(6)}
+    assert len(outputs) == 1 and "LaSalle" in outputs.pop()

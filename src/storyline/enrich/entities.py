@@ -541,7 +541,9 @@ class EntityIndex:
             canon = max(longest, key=lambda n: (names[n], -len(n)))
         else:
             canon = max(names, key=lambda n: (names[n], n.isupper(), len(n)))
-        aliases = sorted({n for n in names if n != canon} | {clean_surface(m.text) for _, m in mem}, key=str.lower)
+        # ties broken by case too, or the set's order (it varies between processes) would show
+        aliases = sorted({n for n in names if n != canon} | {clean_surface(m.text) for _, m in mem},
+                         key=lambda n: (n.lower(), n))
         aliases = [a for a in dict.fromkeys(aliases) if a and a != canon]
         roles: list[str] = []
         seen = set()
