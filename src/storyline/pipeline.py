@@ -327,8 +327,13 @@ class Pipeline:
                 e.storyline_id = sid
         return moves
 
-    def sentence_vectors(self, article: Article) -> np.ndarray:
-        return self.sentences.encode(article_sentences(article))
+    def sentence_vectors(self, articles: Sequence[Article]) -> list[np.ndarray]:
+        """The rewrite check's sentence vectors of each article, embedded (or read from the cache)
+        in one call."""
+        sentences = [article_sentences(a) for a in articles]
+        flat = self.sentences.encode([s for group in sentences for s in group])
+        bounds = np.cumsum([len(group) for group in sentences])[:-1]
+        return np.split(flat, bounds)
 
     def dedup(self, features: ArticleFeatures | None, events: list[Event]) -> None:
         """Copies of the articles not yet checked (content-hash index and the store's LSH table, never
