@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections import Counter
-from itertools import chain
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -64,97 +62,24 @@ def names_text(text: str) -> str:
     return " ".join(m for m in _NAME.findall(text) if m not in _WEEKDAYS)
 
 
-# scikit-learn's English stop words (sklearn.feature_extraction.text.ENGLISH_STOP_WORDS; a test checks
-# they are the same): kept here so that clustering needs no scikit-learn import (~1 s a process).
-_STOP_WORDS = frozenset((
-    "a about above across after afterwards again against all almost alone along already also although "
-    "always am among amongst amoungst amount an and another any anyhow anyone anything anyway "
-    "anywhere are around as at back be became because become becomes becoming been before beforehand "
-    "behind being below beside besides between beyond bill both bottom but by call can cannot cant co "
-    "con could couldnt cry de describe detail do done down due during each eg eight either eleven "
-    "else elsewhere empty enough etc even ever every everyone everything everywhere except few "
-    "fifteen fifty fill find fire first five for former formerly forty found four from front full "
-    "further get give go had has hasnt have he hence her here hereafter hereby herein hereupon hers "
-    "herself him himself his how however hundred i ie if in inc indeed interest into is it its itself "
-    "keep last latter latterly least less ltd made many may me meanwhile might mill mine more "
-    "moreover most mostly move much must my myself name namely neither never nevertheless next nine "
-    "no nobody none noone nor not nothing now nowhere of off often on once one only onto or other "
-    "others otherwise our ours ourselves out over own part per perhaps please put rather re same see "
-    "seem seemed seeming seems serious several she should show side since sincere six sixty so some "
-    "somehow someone something sometime sometimes somewhere still such system take ten than that the "
-    "their them themselves then thence there thereafter thereby therefore therein thereupon these "
-    "they thick thin third this those though three through throughout thru thus to together too top "
-    "toward towards twelve twenty two un under until up upon us very via was we well were what "
-    "whatever when whence whenever where whereafter whereas whereby wherein whereupon wherever "
-    "whether which while whither who whoever whole whom whose why will with within without would yet "
-    "you your yours yourself yourselves"
-).split())
-_WORD_TOKEN = re.compile(r"(?u)\b[^\W\d_][\w'-]+\b")
-_NAME_TOKEN = re.compile(r"\S+")
+def _vectorizer(n: int, *, names: bool = False, analyzer=None):
+    """The TF-IDF of clustering: over words (English stop words out, lower case) or over names and
+    numbers (case kept). With ``analyzer`` it reads tokens already analysed that way (see ``tokens``)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    common = dict(sublinear_tf=True, min_df=1, max_df=0.5 if n > 20 else 1.0, dtype=np.float32)
+    if analyzer is not None:
+        return TfidfVectorizer(analyzer=analyzer, lowercase=False, **common)
+    return TfidfVectorizer(stop_words=None if names else "english", lowercase=not names,
+                           token_pattern=r"\S+" if names else r"(?u)\b[^\W\d_][\w'-]+\b", **common)
 
 
 def tokens(texts: Sequence[str], *, names: bool = False) -> list[str]:
     """Each text's tokens as the TF-IDF of ``tfidf_matrix`` reads them, joined by spaces (no token
-    holds a space): lower-cased words of two or more characters starting with a letter, English stop
-    words out (scikit-learn's ``TfidfVectorizer(stop_words="english")`` analyser with this token
-    pattern), or the names and numbers of ``names_text``, case kept. The store caches them per
-    article, so that a run does not analyse the hot set again."""
-    if names:
-        return [" ".join(_NAME_TOKEN.findall(names_text(t))) for t in texts]
-    return [" ".join(w for w in _WORD_TOKEN.findall(t.lower()) if w not in _STOP_WORDS) for t in texts]
-
-
-def _tfidf(analysed: Sequence[str]) -> tuple[sparse.csr_matrix, list[str]]:
-    """scikit-learn's ``TfidfVectorizer(sublinear_tf=True, min_df=1, max_df=0.5 (1.0 up to 20 texts),
-    dtype=float32)`` over texts already analysed, step by step as scikit-learn 1.9 takes them, so that
-    the matrix is the same bit for bit, entries in the same order (tests/test_cluster.py compares
-    them): counts in order of first occurrence, terms in more than max_df of the texts dropped,
-    columns in the terms' sorted order, log(tf) + 1 times the smoothed idf, rows L2-normalised with
-    the sum of squares taken in double precision, left to right."""
-    n = len(analysed)
-    counts = [Counter(doc.split()) for doc in analysed]  # each doc's terms in order of first occurrence
-    terms_in_order = list(chain.from_iterable(counts))
-    vocabulary = {t: i for i, t in enumerate(dict.fromkeys(terms_in_order))}  # ids by first occurrence
-    if not vocabulary:
-        raise ValueError("empty vocabulary")
-    j_indices = np.fromiter(map(vocabulary.__getitem__, terms_in_order), dtype=np.int32, count=len(terms_in_order))
-    values = np.fromiter(chain.from_iterable(c.values() for c in counts), dtype=np.intc, count=len(terms_in_order))
-    indptr = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum([len(c) for c in counts], out=indptr[1:])
-    x = sparse.csr_array((values, j_indices, indptr), shape=(n, len(vocabulary)), dtype=np.float32)
-    x.sort_indices()
-    dfs = np.bincount(x.indices, minlength=x.shape[1])
-    mask = (dfs <= (0.5 if n > 20 else 1.0) * n) & (dfs >= 1)
-    kept = np.where(mask)[0]
-    if not len(kept):
-        raise ValueError("no terms remain")
-    new_index = np.cumsum(mask) - 1
-    kept_terms = {t: int(new_index[i]) for t, i in vocabulary.items() if mask[i]}
-    x = x[:, kept]
-    terms = sorted(kept_terms)
-    order = np.empty(len(terms), dtype=x.indices.dtype)
-    for rank, t in enumerate(terms):
-        order[kept_terms[t]] = rank
-    x.indices = order.take(x.indices, mode="clip")
-    df = np.bincount(x.indices, minlength=x.shape[1]).astype(np.float32)
-    df += 1.0
-    idf = np.full_like(df, fill_value=n + 1, dtype=np.float32)
-    idf /= df
-    np.log(idf, out=idf)
-    idf += 1.0
-    np.log(x.data, x.data)
-    x.data += 1.0
-    x.data *= idf[x.indices]
-    squares = (x.data * x.data).astype(np.float64)
-    for i in range(n):
-        lo, hi = x.indptr[i], x.indptr[i + 1]
-        if lo == hi:
-            continue
-        total = np.cumsum(squares[lo:hi])[-1]  # left to right, as scikit-learn's loop
-        if total == 0.0:
-            continue
-        x.data[lo:hi] = (x.data[lo:hi].astype(np.float64) / np.sqrt(total)).astype(np.float32)
-    return sparse.csr_matrix(x), terms
+    holds a space): what the store caches per article, so that a run does not analyse the hot set
+    again (the regular expressions are most of the cluster stage's cost)."""
+    analyze = _vectorizer(len(texts), names=names).build_analyzer()
+    return [" ".join(analyze(names_text(t) if names else t)) for t in texts]
 
 
 def tfidf_matrix(texts: Sequence[str], *, names: bool = False,
@@ -169,14 +94,15 @@ def tfidf_matrix(texts: Sequence[str], *, names: bool = False,
         return sparse.csr_matrix((0, 1), dtype=np.float32)
     if analysed is None:
         analysed = tokens(texts, names=names)
+    vectorizer = _vectorizer(len(texts), names=names, analyzer=str.split)
     try:
-        matrix, terms = _tfidf(analysed)
+        matrix = vectorizer.fit_transform(analysed).tocsr()
     except ValueError:  # every word filtered out (e.g. a store of one tiny article)
         if vocab is not None:
             vocab.append("")
         return sparse.csr_matrix((len(texts), 1), dtype=np.float32)
     if vocab is not None:
-        vocab.extend(terms)
+        vocab.extend(vectorizer.get_feature_names_out().tolist())
     return matrix
 
 
