@@ -217,3 +217,23 @@ def test_rewrites_match_the_pairwise_reference_and_embed_each_article_once() -> 
     # reference embedded (and any it skipped after finding a rewrite), never a copied one.
     assert len(batches) == 1 and len(set(batches[0])) == len(batches[0])
     assert set(reference_calls) <= set(batches[0]) and not copied & set(batches[0])
+
+
+@pytest.mark.slow
+def test_pipeline_sentence_vectors_are_each_articles_in_order(tmp_path, monkeypatch) -> None:
+    import numpy as np
+
+    from storyline import pipeline as pipeline_module
+    from storyline.config import Config
+    from storyline.pipeline import Pipeline
+    from storyline.store import Store
+
+    monkeypatch.setattr(pipeline_module, "DEDUP_BATCH", 2)  # several calls, one article without sentences
+    arts = [article("000", seed("000")), article("short", "Too short."), article("001", seed("001"))]
+    with Store(tmp_path / "s.db") as store:
+        pipe = Pipeline(store, Config())
+        got = pipe.sentence_vectors(arts)
+        alone = [pipe.sentences.encode(article_sentences(a)) for a in arts]
+    assert [g.shape for g in got] == [a.shape for a in alone] and got[1].shape == (0, 384)
+    for g, a in zip(got, alone):  # read back from the cache: the same vectors
+        assert np.array_equal(g, a)

@@ -42,7 +42,7 @@ from storyline.store import Store, open_store
 
 INGEST_BATCH = 200
 EMBED_BATCH = 256
-DEDUP_BATCH = 2000  # articles checked for copies per transaction
+DEDUP_BATCH = 2000  # articles checked for copies per transaction, or whose sentences are embedded per call
 LEAD_CHARS = 1200  # title + lead: about max_tokens words; the rest of the text is not embedded
 
 
@@ -329,11 +329,13 @@ class Pipeline:
 
     def sentence_vectors(self, articles: Sequence[Article]) -> list[np.ndarray]:
         """The rewrite check's sentence vectors of each article, embedded (or read from the cache)
-        in one call."""
-        sentences = [article_sentences(a) for a in articles]
-        flat = self.sentences.encode([s for group in sentences for s in group])
-        bounds = np.cumsum([len(group) for group in sentences])[:-1]
-        return np.split(flat, bounds)
+        in one call per DEDUP_BATCH articles (a big first run would otherwise hold them all)."""
+        out: list[np.ndarray] = []
+        for start in range(0, len(articles), DEDUP_BATCH):
+            sentences = [article_sentences(a) for a in articles[start:start + DEDUP_BATCH]]
+            flat = self.sentences.encode([s for group in sentences for s in group])
+            out.extend(np.split(flat, np.cumsum([len(group) for group in sentences])[:-1]))
+        return out
 
     def dedup(self, features: ArticleFeatures | None, events: list[Event]) -> None:
         """Copies of the articles not yet checked (content-hash index and the store's LSH table, never
