@@ -20,19 +20,19 @@ def export_schema() -> dict:
 def _fast_validator():
     import jsonschema_rs
 
-    return jsonschema_rs.validator_for(export_schema())
+    return jsonschema_rs.validator_for(export_schema(), validate_formats=False)  # as jsonschema's default
 
 
 def validate_export(document: dict) -> None:
     """Raise ``jsonschema.ValidationError`` when ``document`` breaks the export contract.
 
-    jsonschema-rs checks it (a 10k-article export in ~0.1 s, where jsonschema takes ~7 s); only a
-    document it rejects goes through jsonschema, whose error names the failing field."""
+    jsonschema-rs checks it (a 10k-article export in ~0.1 s, where jsonschema takes ~7 s); a
+    document it rejects goes through jsonschema, whose verdict stands and whose error names the
+    failing field."""
     import jsonschema
 
     if not _fast_validator().is_valid(document):
         jsonschema.validate(document, export_schema())
-        raise jsonschema.ValidationError("export breaks the contract (found by jsonschema-rs)")
 
 
 def build_export(store: Store) -> dict:
