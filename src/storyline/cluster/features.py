@@ -172,8 +172,9 @@ def article_tokens(articles: Sequence[Article], cache: TokenCache | None = None)
         fresh = list(zip(tokens(texts), tokens(texts, names=True), (word_count(articles[k]) for k in todo)))
         if cache is None:
             return fresh
-        found.update({keys[k]: row for k, row in zip(todo, fresh)})
-        cache.put_article_tokens({keys[k]: row for k, row in zip(todo, fresh)})
+        analysed = {keys[k]: row for k, row in zip(todo, fresh)}
+        found.update(analysed)
+        cache.put_article_tokens(analysed)
     return [found[k] for k in keys]
 
 
