@@ -68,6 +68,16 @@ def load_nlp():
 
 
 @lru_cache(maxsize=1)
+def load_ner():
+    """The NER pipeline's tokenizer and its ``ner`` component behind the vectorised greedy decoder
+    (``greedy_ner.py``: the same entities as ``nlp.pipe``, ~2.5x less NER time)."""
+    from storyline.enrich.greedy_ner import GreedyNER
+
+    nlp = load_nlp()
+    return nlp.tokenizer, GreedyNER(nlp.get_pipe("ner"))
+
+
+@lru_cache(maxsize=1)
 def load_parser():
     """The full English pipeline with its dependency parser (cached), for the few sentences that
     synthesis turns into headlines; None when the model package is missing."""
@@ -95,11 +105,6 @@ def chunks(text: str, size: int = CHUNK_CHARS) -> list[tuple[int, str]]:
         out.append((pos, text[pos:end]))
         pos = end
     return out
-
-
-def ner_spans(doc, offset: int = 0) -> list[tuple[int, int, str, str]]:
-    """(start_char, end_char, label, text) for each entity of a spaCy Doc."""
-    return [(offset + e.start_char, offset + e.end_char, e.label_, e.text) for e in doc.ents]
 
 
 # a sentence end: not after an initial ("J.D."), "Mr", "U.S", "Feb" and the like
@@ -221,20 +226,20 @@ def _pack(jobs: list[tuple[int, list[tuple[int, int]]]], texts: list[str]):
 
 
 def _ner_pieces(pieces, n: int, batch_size: int) -> list[list[tuple[int, int, str, str]]]:
-    nlp = load_nlp()
+    tokenizer, ner = load_ner()
     out: list[list[tuple[int, int, str, str]]] = [[] for _ in range(n)]
-    docs = nlp.pipe((p for _, p, _ in pieces), batch_size=batch_size)
-    for (i, _, where), doc in zip(pieces, docs):
-        if len(where) == 1:
-            out[i].extend(ner_spans(doc, where[0][1] - where[0][0]))
-            continue
-        starts = [w[0] for w in where]
-        for e in doc.ents:
-            j = bisect_right(starts, e.start_char) - 1
-            if j + 1 < len(starts) and e.end_char > starts[j + 1]:
-                continue  # across two windows (rare: a window ends 3 words after a possible name)
-            shift = where[j][1] - where[j][0]
-            out[i].append((e.start_char + shift, e.end_char + shift, e.label_, e.text))
+    for b in range(0, len(pieces), batch_size):
+        batch = pieces[b : b + batch_size]
+        docs = list(tokenizer.pipe(p for _, p, _ in batch))
+        for (i, _, where), doc, ents in zip(batch, docs, ner(docs)):
+            starts = [w[0] for w in where]
+            for s, e, label in ents:
+                span = doc[s:e]
+                j = bisect_right(starts, span.start_char) - 1
+                if j + 1 < len(starts) and span.end_char > starts[j + 1]:
+                    continue  # across two windows (rare: a window ends 3 words after a possible name)
+                shift = where[j][1] - where[j][0]
+                out[i].append((span.start_char + shift, span.end_char + shift, label, span.text))
     return out
 
 
