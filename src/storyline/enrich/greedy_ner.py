@@ -69,12 +69,7 @@ class GreedyNER:
         self._moves = _moves(ner)
         unseen = sorted(model.attrs.get("unseen_classes", ()))
         self._unseen = np.array(unseen, dtype=int)
-        m = self._moves
-        self._is_begin = m.kind == _BEGIN
-        self._is_in = m.kind == _IN
-        self._is_last = m.kind == _LAST
-        self._is_unit = m.kind == _UNIT
-        self._is_out = m.kind == _OUT
+        self._penalties = self._penalty_table()
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -94,57 +89,85 @@ class GreedyNER:
             out[keep[j]] = [(s, e, self._moves.labels[lab]) for s, e, lab in ents]
         return out
 
+    def _penalty_table(self) -> np.ndarray:
+        """0 (valid) or -inf for each (state, token flags, move), spaCy's BILUO rules for Docs
+        without preset entities: a move's validity depends only on the open entity's label (state
+        0: none open) and on three facts about the current token (``_token_flags``)."""
+        m = self._moves
+        begin, inside, last, unit, out = (m.kind == k for k in (_BEGIN, _IN, _LAST, _UNIT, _OUT))
+        table = np.full((len(m.labels), 8, len(m.kind)), -np.inf, dtype=np.float32)
+        for open_label in range(len(m.labels)):
+            same = m.label == open_label
+            for flags in range(8):
+                two_left, next_starts, space = bool(flags & 4), bool(flags & 2), bool(flags & 1)
+                if open_label:
+                    valid = (inside & same & two_left & (not next_starts)) | (last & same)
+                else:
+                    valid = out | (begin & two_left & (not next_starts) & (not space)) | (unit & (not space))
+                table[open_label, flags, valid] = 0.0
+        return table.reshape(len(m.labels) * 8, len(m.kind))
+
+    @staticmethod
+    def _token_flags(docs) -> np.ndarray:
+        """Per cached row (token + 1): 4 if at least two tokens are left in the Doc (an entity may
+        start or go on), 2 if a sentence starts at the next token (it may not), 1 if the token is
+        whitespace (an entity may not start on it)."""
+        flags = [np.zeros(1, dtype=np.int64)]
+        for d in docs:
+            arr = d.to_array(["IS_SPACE", "SENT_START"]).astype(np.int64)
+            f = (arr[:, 0] == 1).astype(np.int64)
+            f[:-1] += 4 + 2 * (arr[1:, 1] == 1)
+            flags.append(f)
+        return np.concatenate(flags)
+
     def _decode(self, docs, cached: np.ndarray) -> list[list[tuple[int, int, int]]]:
         lengths = np.array([len(d) for d in docs])
         offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        flags = self._token_flags(docs)
         # Docs longest first: the ones still running at step t are a prefix of the batch.
         order = np.argsort(-lengths, kind="stable")
         lengths, offsets = lengths[order], offsets[order]
+        running = np.searchsorted(-lengths, -np.arange(int(lengths[0])), side="left")  # per step
         n = len(docs)
-        space = np.zeros(int(lengths.sum()) + 1, dtype=bool)  # by cached row (token + 1)
-        next_starts = np.zeros_like(space)  # a sentence starts at the token after this row's
-        for d, off in zip(docs, np.concatenate(([0], np.cumsum([len(x) for x in docs])[:-1]))):
-            arr = d.to_array(["IS_SPACE", "SENT_START"])
-            space[off + 1 : off + 1 + len(d)] = arr[:, 0] == 1
-            next_starts[off + 1 : off + len(d)] = arr[1:, 1].astype(np.int64) == 1
-        is_open = np.zeros(n, dtype=bool)
+        state = np.zeros(n, dtype=np.int64)  # the open entity's label; 0: none open
         ent_start = np.zeros(n, dtype=np.int64)  # token index within its Doc
-        ent_label = np.zeros(n, dtype=np.int64)
         found: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]
         m = self._moves
-        c0, c1, c2 = cached[:, 0], cached[:, 1], cached[:, 2]
+        next_state = np.where(m.kind == _BEGIN, m.label, 0)  # after each move, if not I
+        keeps_state = m.kind == _IN
+        # per feature, (rows, hidden * pieces): np.take on 2-D rows, and the maxout as np.maximum
+        # of the two pieces, are ~10x faster than fancy indexing and .max(axis=-1) on 4-D arrays
+        c0, c1, c2 = (np.ascontiguousarray(cached[:, f]).reshape(len(cached), -1) for f in range(3))
+        bias = self._bias.reshape(-1)
+        pieces = self._bias.shape[1]
         for t in range(int(lengths[0])):
-            k = int(np.searchsorted(-lengths, -t, side="left"))  # docs with length > t
-            op, off, st = is_open[:k], offsets[:k], ent_start[:k]
+            k = int(running[t])
+            st, off = state[:k], offsets[:k]
             row = off + t + 1
-            row_first = np.where(op, off + st + 1, 0)
-            row_prev = np.where(op, off + t, 0)
-            hidden = ((c0[row] + c1[row_first]) + c2[row_prev] + self._bias).max(axis=-1)
-            scores = hidden @ self._w_out + self._b_out
+            opn = st > 0
+            row_first = np.where(opn, off + ent_start[:k] + 1, 0)
+            row_prev = np.where(opn, row - 1, 0)
+            x = c0.take(row, axis=0)
+            x += c1.take(row_first, axis=0)
+            x += c2.take(row_prev, axis=0)
+            x += bias
+            hidden = x[:, 0::pieces]
+            for p in range(1, pieces):
+                hidden = np.maximum(hidden, x[:, p::pieces])
+            scores = hidden @ self._w_out
+            scores += self._b_out
             if self._unseen.size:
                 scores[:, self._unseen] = scores.min()
-            two_left = lengths[:k] - t >= 2
-            sp = space[row][:, None]
-            nxt = next_starts[row][:, None]
-            opn = op[:, None]
-            same = ent_label[:k, None] == m.label[None, :]
-            valid = (
-                (self._is_out & ~opn)
-                | (self._is_begin & ~opn & two_left[:, None] & ~nxt & ~sp)
-                | (self._is_in & opn & two_left[:, None] & same & ~nxt)
-                | (self._is_last & opn & same)
-                | (self._is_unit & ~opn & ~sp)
-            )
-            best = np.where(valid, scores, -np.inf).argmax(axis=1)
-            kind, label = m.kind[best], m.label[best]
-            for j in np.flatnonzero(kind == _UNIT):
-                found[j].append((t, t + 1, int(label[j])))
-            for j in np.flatnonzero(kind == _LAST):
-                found[j].append((int(ent_start[j]), t + 1, int(label[j])))
-            begin = kind == _BEGIN
-            is_open[:k] = (op & (kind == _IN)) | begin
-            ent_start[:k] = np.where(begin, t, st)
-            ent_label[:k] = np.where(begin, label, ent_label[:k])
+            scores += self._penalties[st * 8 + flags[row]]
+            best = scores.argmax(axis=1)
+            kind = m.kind[best]
+            for j in np.flatnonzero((kind == _LAST) | (kind == _UNIT)):
+                if kind[j] == _LAST:
+                    found[j].append((int(ent_start[j]), t + 1, int(m.label[best[j]])))
+                elif kind[j] == _UNIT:
+                    found[j].append((t, t + 1, int(m.label[best[j]])))
+            ent_start[:k] = np.where(kind == _BEGIN, t, ent_start[:k])
+            state[:k] = np.where(keeps_state[best], st, next_state[best])
         result: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]
         for j, i in enumerate(order):
             result[i] = found[j]
