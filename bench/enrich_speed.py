@@ -16,7 +16,8 @@ multiset of (mention text, type) that ``extract_mentions`` keeps from windowed N
 (micro precision/recall), and the same over the raw NER spans of the labels entities use.
 Cache potential: the share of window characters whose exact (whitespace-normalised) window text
 already occurred earlier in the same 64-article chunk, and anywhere earlier in the corpus.
-Results: bench/results/enrich_speed.{json,md}.
+Enrichment runs on one thread (OPENBLAS_NUM_THREADS=1 unless set), as in the pipeline's enrichment
+workers. Results: bench/results/enrich_speed.{json,md}.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads: one thread, as a worker
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 RESULTS = ROOT / "bench" / "results"
