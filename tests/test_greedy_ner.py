@@ -52,3 +52,13 @@ def test_entities_do_not_cross_a_preset_sentence_start():
     assert ours == _spacy_ents(reference)
     assert ours[0] != ours[1]
     assert all(not (s < 2 < e or s < 6 < e) for s, e, _lab in ours[1])
+
+
+def test_docs_with_preset_entities_go_through_spacys_decoder():
+    from spacy.tokens import Span
+
+    texts = ["Emmanuel Macron met Keir Starmer in Paris.", "Emmanuel Macron met Keir Starmer in Paris."]
+    docs = _fresh(texts)
+    docs[1].set_ents([Span(docs[1], 3, 5, label="ORG")], default="missing")  # "Keir Starmer" as ORG
+    ours = GreedyNER(nlp.load_nlp().get_pipe("ner"))(docs)
+    assert (3, 5, "ORG") in ours[1] and (3, 5, "ORG") not in ours[0]
