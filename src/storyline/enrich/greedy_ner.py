@@ -2,14 +2,15 @@
 
 spaCy's ``EntityRecognizer`` scores each parse state with its network, then, in a compiled loop,
 checks every one of its 74 BILUO moves for validity one state at a time and applies the best.
-Profiling (README, "Where the NER time still goes") put about two thirds of storyline's NER
-time in that loop: per-state move checks and GIL work, not arithmetic. In the BILUO system every
-move consumes exactly one token, so all the Docs of a batch advance in lockstep, token ``t`` at
-step ``t``; this module runs those steps as numpy operations over the whole batch, with the same
-weights, the same features (the current token, the open entity's first token and the token
-before the current one) and the same validity rules for Docs without preset entities. The
-entities equal spaCy's except where two moves' scores tie to within float rounding (the
-hidden-to-output product is summed in a different order); ``bench/enrich_speed.py`` counts them.
+Profiling (README, "Decoding") put about two thirds of storyline's NER time in that loop: per-state
+move checks and GIL work, not arithmetic. In the BILUO system every move consumes exactly one
+token, so all the Docs of a batch advance in lockstep, token ``t`` at step ``t``; this module runs
+those steps as numpy operations over the whole batch, with the same weights, the same features
+(the current token, the open entity's first token and the token before the current one) and the
+same validity rules for Docs without preset entities (Docs with preset entities go through spaCy's
+own decoder). The hidden-to-output product is summed in another order than spaCy's, so two moves
+whose scores tie to within float rounding could come out differently; on the dev sets' windows
+no entity differs (README), and ``tests/test_greedy_ner.py`` compares with spaCy.
 """
 
 from __future__ import annotations
@@ -73,10 +74,6 @@ class GreedyNER:
         unseen = sorted(model.attrs.get("unseen_classes", ()))
         self._unseen = np.array(unseen, dtype=int)
         self._penalties = self._penalty_table()
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return self._moves.labels
 
     def __call__(self, docs) -> list[list[tuple[int, int, str]]]:
         docs = list(docs)

@@ -89,7 +89,7 @@ def load_nlp():
 @lru_cache(maxsize=1)
 def load_ner():
     """The NER pipeline's tokenizer and its ``ner`` component behind the vectorised greedy decoder
-    (``greedy_ner.py``: the same entities as ``nlp.pipe``, ~2.5x less NER time)."""
+    (``greedy_ner.py``: the same entities as ``nlp.pipe`` in about half the NER time)."""
     from storyline.enrich.greedy_ner import GreedyNER
 
     nlp = load_nlp()
