@@ -124,6 +124,30 @@ def test_interrupted_quote_is_one_quote():
     assert q.speaker == "Mark Rutte"
 
 
+@pytest.mark.parametrize("marks", [("“", "”"), ("''", "''")])
+def test_quote_after_the_attribution_sentence_goes_on_the_interrupted_one(marks):
+    o, c = marks
+    text = (f"Intro.\n{o}The state is falling apart,{c} Vladimir Putin said in 2012. {o}Conflicts continue.{c} "
+            f"He added, {o}And you want us to repeat these mistakes?{c}\n"
+            f"{o}MacGyver is a name that's in the culture,{c} Martin Kaplan said. {o}If you see that, you know "
+            f"what you're getting.{c} That's why, he added, viewers see sequels.\n")
+    qs = quotes_of(text)
+    first = find(qs, "falling apart")
+    assert "Conflicts continue" in first.text and len(first.spans) == 2
+    later = find(qs, "repeat these mistakes")
+    assert "Conflicts" not in later.text and later.speaker == "Vladimir Putin"
+    kaplan = find(qs, "MacGyver")
+    assert "If you see that" in kaplan.text and kaplan.speaker == "Martin Kaplan"
+
+
+def test_quote_the_reporters_sentence_runs_on_from_is_partial():
+    qs = quotes_of("Intro.\nHillary Clinton said “I held and hugged” grieving families before laying flowers.\n"
+                   "“I held and hugged” grieving families, the senator wrote.\n"
+                   "“We will win” said Donald Trump on Monday.\n")
+    assert all(q.partial for q in qs if q.text == "I held and hugged")
+    assert not find(qs, "We will win").partial and find(qs, "We will win").speaker == "Donald Trump"
+
+
 @pytest.mark.parametrize(
     "text, fragment, speaker, cue",
     [
@@ -219,3 +243,8 @@ def test_short_quote_inside_a_longer_one_of_the_same_article_stays_apart():
     a = art(text, "x")
     ev = merge_event([a], enrich_articles([a])).to_export()
     assert sorted(len(q["text"].split()) for q in ev["quotes"]) == [4, 13]
+
+
+def test_attribution_sentence_after_a_quote_with_an_apposition():
+    q = find(quotes_of("Intro.\n“We will not back down.” Jane Smith, a Republican senator, said.\nNext."), "back down")
+    assert q.speaker == "Jane Smith"

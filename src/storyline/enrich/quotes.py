@@ -261,7 +261,10 @@ def _sentence_bounds(masked: str, text: str, quote_ends: set[int]) -> list[int]:
         starts.append(m.end())
     # a quote that ends with sentence punctuation inside, followed by a capital: new sentence
     for e in quote_ends:
-        if e < len(text) and text[e - 1 : e] in "”\"’" and e - 2 >= 0 and text[e - 2] in ".!?":
+        j = e - 1
+        while j > e - 3 and j > 0 and text[j] in "”\"’":  # '' marks are two characters here
+            j -= 1
+        if e < len(text) and j < e - 1 and text[j] in ".!?":
             rest = text[e : e + 3]
             m = re.match(r"\s+", rest)
             if m and e + m.end() < len(text):
@@ -678,12 +681,15 @@ def _attribute(ctx: _Ctx, qs: int, qe: int, prev: "Quote | None", next_start: in
         or bool(re.search(r"\bthat,\s*$", left))
         or (left.rstrip().endswith(",") and (not CUE_RX.search(left) or _embedded_after_cue(left)))
     )
+    partial = partial or _runs_on(ctx, qs, qe)
     rtoks = _tokens(masked[qe:r_end], qe)
     ltoks = _tokens(left, left_start)
     if partial:
         found = _left_attribution(ctx, ltoks, qs, prev) or _right_attribution(ctx, rtoks, qs)
     else:
-        found = _right_attribution(ctx, rtoks, qs) or (_left_attribution(ctx, ltoks, qs, prev) if lstrip else None)
+        introduces_next = _introduces_next(ctx, qs, qe, next_start)
+        found = None if introduces_next else _right_attribution(ctx, rtoks, qs)
+        found = found or (_left_attribution(ctx, ltoks, qs, prev) if lstrip else None)
         if found is None and not lstrip:
             # the sentence before ends with a colon: "He said:\n\n“…”"
             win_start = max(0, qs - WINDOW)
@@ -693,12 +699,17 @@ def _attribute(ctx: _Ctx, qs: int, qe: int, prev: "Quote | None", next_start: in
                 ps = max(_sentence_of(ctx, colon - 1)[0], win_start,
                          prev.end if prev is not None and prev.end < colon else 0)
                 found = _left_attribution(ctx, _tokens(masked[ps:colon], ps), qs, prev)
-        if found is None and re.search(r"[.!?]$", ctx.text[qe - 2 : qe - 1]) and r_end <= qe + 2:
+        if found is None and not introduces_next and re.search(r"[.!?]$", ctx.text[qe - 2 : qe - 1]) and r_end <= qe + 2:
             # “….” Trump said.  (a short attribution sentence right after)
             ns, ne = _sentence_of(ctx, min(len(masked) - 1, qe + 1))
             nxt = masked[qe : min(ne, qe + 120, next_start)]
             if "\n" not in nxt.strip() and len(nxt.split()) <= 9:
                 found = _right_attribution(ctx, _tokens(nxt, qe), qs)
+                # the sentence is the attribution ("Trump said.", "Smith, a Republican, said."), not
+                # more reported speech with one set off by commas ("That's why, he added, viewers ...")
+                lead = masked[qe : found[2][0]].strip() if found and found[2] else ""
+                if len(lead.split()) > 1 or "," in lead:
+                    found = None
     result = {"partial": partial, "relay": None}
     if found is not None:
         result.update(speaker=found[0], speaker_mention=found[1], speaker_span=found[2],
@@ -709,6 +720,29 @@ def _attribute(ctx: _Ctx, qs: int, qe: int, prev: "Quote | None", next_start: in
             if m:
                 result["relay"] = m.group(1).strip()
     return result
+
+
+_RUNS_ON = re.compile(r"[ \t]+(?!(?:he|she|they|it|we|i|who)\b)[a-z]")
+
+
+def _runs_on(ctx: _Ctx, qs: int, qe: int) -> bool:
+    """“I held and hugged” grieving family members ...: a quote without closing punctuation that
+    the reporter's sentence goes on from in lower case (not an attribution: “...” said X)."""
+    inner = ctx.text[qs:qe].rstrip("\"”’' ")
+    if not inner or inner[-1] in ".,!?;:—–-…)":
+        return False
+    after = ctx.masked[qe : qe + 60]
+    return bool(_RUNS_ON.match(after)) and not CUE_RX.match(after.lstrip())
+
+
+def _introduces_next(ctx: _Ctx, qs: int, qe: int, next_start: int) -> bool:
+    """“B.” He added, “C.”: after a quote that ends its own sentence, a short attribution that runs
+    into the next quote's opening mark introduces that quote; B is the speaker's previous quote
+    going on (“A,” he said. “B.” He added, “C.”)."""
+    inner = ctx.text[qs:qe].rstrip("\"”’' \n")
+    between = ctx.masked[qe:next_start].strip()
+    return (bool(inner) and inner[-1] in ".!?" and 0 < len(between) <= 120 and "\n" not in between
+            and between[-1] in ":,")
 
 
 def _first_np(toks):
