@@ -143,9 +143,11 @@ def test_quote_after_the_attribution_sentence_goes_on_the_interrupted_one(marks)
 def test_quote_the_reporters_sentence_runs_on_from_is_partial():
     qs = quotes_of("Intro.\nHillary Clinton said “I held and hugged” grieving families before laying flowers.\n"
                    "“I held and hugged” grieving families, the senator wrote.\n"
-                   "“We will win” said Donald Trump on Monday.\n")
+                   "“We will win” said Donald Trump on Monday.\n"
+                   "Sherrod Brown spoke next. “We will fight” the senator said.\n")
     assert all(q.partial for q in qs if q.text == "I held and hugged")
     assert not find(qs, "We will win").partial and find(qs, "We will win").speaker == "Donald Trump"
+    assert not find(qs, "We will fight").partial
 
 
 @pytest.mark.parametrize(

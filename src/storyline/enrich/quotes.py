@@ -727,12 +727,13 @@ _RUNS_ON = re.compile(r"[ \t]+(?!(?:he|she|they|it|we|i|who)\b)[a-z]")
 
 def _runs_on(ctx: _Ctx, qs: int, qe: int) -> bool:
     """“I held and hugged” grieving family members ...: a quote without closing punctuation that
-    the reporter's sentence goes on from in lower case (not an attribution: “...” said X)."""
+    the reporter's sentence goes on from in lower case (not an attribution: “...” said X, “...” the
+    senator said)."""
     inner = ctx.text[qs:qe].rstrip("\"”’' ")
     if not inner or inner[-1] in ".,!?;:—–-…)":
         return False
     after = ctx.masked[qe : qe + 60]
-    return bool(_RUNS_ON.match(after)) and not CUE_RX.match(after.lstrip())
+    return bool(_RUNS_ON.match(after)) and not CUE_RX.search(" ".join(after.split()[:4]))
 
 
 def _introduces_next(ctx: _Ctx, qs: int, qe: int, next_start: int) -> bool:
