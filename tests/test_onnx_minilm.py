@@ -107,6 +107,37 @@ def test_truncation_to_max_tokens(onnx_model):
     assert onnx_model.encode([long_text]).shape == (1, DIM)
 
 
+def test_shorter_budget_per_call(onnx_model, cache_dir, config):
+    """``encode(texts, max_tokens)`` reads what a model truncating there reads: the article vectors'
+    lead budget (``lead_tokens``) without a second model."""
+    long_text = " ".join(SENTENCES)
+    other_tail = " ".join(SENTENCES[:5] + SENTENCES[:4:-1])  # same first 64 word pieces, then not
+    assert onnx_model.tokenizer.encode(long_text).ids[:63] == onnx_model.tokenizer.encode(other_tail).ids[:63]
+    short = OnnxMiniLM(model_path(), EmbedConfig(backend="onnx", max_tokens=64, batch_size=4, threads=2),
+                       cache_dir=cache_dir)
+    assert np.array_equal(onnx_model.encode([long_text], 64), short.encode([long_text]))
+    assert np.array_equal(onnx_model.encode([long_text], 64), onnx_model.encode([other_tail], 64))
+    assert not np.array_equal(onnx_model.encode([long_text]), onnx_model.encode([other_tail]))
+    # never past the model's own budget; short texts are untouched
+    assert np.array_equal(onnx_model.encode([long_text], 4096), onnx_model.encode([long_text]))
+    assert np.array_equal(onnx_model.encode(SENTENCES[:1], 64), onnx_model.encode(SENTENCES[:1]))
+
+
+def test_torch_backend_same_budget(torch_vectors):
+    """The reference backend takes the same per-call budget and keeps its own setting."""
+    embedder = Embedder(EmbedConfig(backend="torch", max_tokens=128))
+    long_text = " ".join(SENTENCES)
+    short = embedder.encode([long_text], 64)
+    assert embedder._load().max_seq_length == 128
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(model_path()), device="cpu")
+    st.max_seq_length = 64
+    expected = st.encode([long_text], normalize_embeddings=True, convert_to_numpy=True)
+    np.testing.assert_allclose(short, expected, atol=1e-5)
+    assert float((embedder.encode([long_text]) * short).sum()) < 0.999  # 128 pieces read more
+
+
 def test_empty_list(onnx_model):
     out = onnx_model.encode([])
     assert out.shape == (0, DIM) and out.dtype == np.float32

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from storyline.config import EmbedConfig
+from storyline.enrich.embed import article_model
 from storyline.records import Article, Event, Storyline
 from storyline.store import Store
 from storyline.store import search as fts
@@ -23,7 +25,7 @@ from storyline.store import search as fts
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import drop_pg_schema, with_schema  # noqa: E402
 
-MODEL = "all-MiniLM-L6-v2"
+MODEL = article_model(EmbedConfig())  # the key the web app reads article vectors by
 TEXTS = {
     "a1": ("Leaders meet in Paris", "European leaders met in Paris on Monday for emergency talks on Ukraine."),
     "a2": ("Talks in Riyadh", "American and Russian officials held talks in Riyadh about ending the war."),

@@ -79,6 +79,29 @@ def test_rerun_is_idempotent_and_adds_only_new(examples: Path, tmp_path: Path) -
         assert db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0] == 5
 
 
+def test_store_with_another_lead_budget_is_embedded_again(examples: Path, tmp_path: Path) -> None:
+    """Article vectors are keyed by model and lead budget: a store whose vectors read another budget
+    (made before ``lead_tokens``, or with another setting) has them made again, once, and the
+    events are those of a fresh run."""
+    from storyline.enrich.embed import article_model
+
+    fresh, old = tmp_path / "fresh", tmp_path / "old"
+    run([str(examples)], fresh, quiet_config())
+    wide = quiet_config()
+    wide.embed.lead_tokens = 128
+    run([str(examples)], old, wide)
+    with sqlite3.connect(old / "storyline.db") as db:
+        db.execute("UPDATE embeddings SET model = 'all-MiniLM-L6-v2'")  # the key before lead_tokens
+        db.execute("DELETE FROM event_articles")  # cluster again with the vectors made now
+        db.execute("DELETE FROM events")
+    again = run([str(examples)], old, quiet_config())
+    assert again.unchanged == 5
+    with sqlite3.connect(old / "storyline.db") as db:
+        keys = db.execute("SELECT model, COUNT(*) FROM embeddings GROUP BY model").fetchall()
+    assert keys == [(article_model(quiet_config().embed), 5)]
+    assert groups(load_export(old)) == groups(load_export(fresh))
+
+
 def test_seeds_one_at_a_time_give_the_events_of_one_batch(examples: Path, tmp_path: Path) -> None:
     """Incremental runs (each loading only the hot set) end where one batch ends."""
     out = tmp_path / "out"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from storyline.config import Config
-from storyline.enrich.embed import MODEL_NAME
+from storyline.config import Config, EmbedConfig
+from storyline.enrich.embed import article_model
 from storyline.enrich.enrichment import ArticleEnrichment
 from storyline.pipeline import Pipeline
 from storyline.records import Article
@@ -19,6 +19,8 @@ from storyline.store import Store
 from test_cluster import World
 
 DAY0 = dt.datetime(2024, 3, 1, 9, 0)
+
+ARTICLE_VECTORS = article_model(EmbedConfig())  # the pipeline's key of article vectors
 
 
 def quiet_config() -> Config:
@@ -45,7 +47,7 @@ class Feed:
             arts.append(a)
             vecs.append(v)
         self.store.add_articles(arts)
-        self.store.put_embeddings(MODEL_NAME, [a.id for a in arts], np.array(vecs, dtype=np.float32))
+        self.store.put_embeddings(ARTICLE_VECTORS, [a.id for a in arts], np.array(vecs, dtype=np.float32))
         self.store.put_enrichment({a.id: ArticleEnrichment(a.id).to_dict() for a in arts})
         return arts
 
@@ -145,10 +147,10 @@ def test_one_at_a_time_gives_the_events_of_one_batch(tmp_path: Path) -> None:
         run(store)
         batch = partition(store)
     with Store(tmp_path / "batch.db") as source, Store(tmp_path / "one.db") as store:
-        vectors = source.embeddings(MODEL_NAME, [a.id for a in arts])
+        vectors = source.embeddings(ARTICLE_VECTORS, [a.id for a in arts])
         for a, v in zip(arts, vectors):
             store.add_articles([a])
-            store.put_embeddings(MODEL_NAME, [a.id], v[None])
+            store.put_embeddings(ARTICLE_VECTORS, [a.id], v[None])
             store.put_enrichment({a.id: ArticleEnrichment(a.id).to_dict()})
             run(store)
         assert partition(store) == batch and len(batch) == 5
@@ -190,14 +192,14 @@ def test_a_run_analyses_only_the_texts_it_has_not_seen(tmp_path: Path, monkeypat
         assert run(store).summary.clustered == 17
         assert analysed == [12, 5]  # never the 12 articles of the first run again
         cached = partition(store)
-        vectors = store.embeddings(MODEL_NAME, [a.id for a in arts])
+        vectors = store.embeddings(ARTICLE_VECTORS, [a.id for a in arts])
     monkeypatch.setattr(features_mod, "article_tokens", lambda articles, cache=None: [
         (real([features_mod.clustering_text(a)])[0], real([features_mod.clustering_text(a)], names=True)[0],
          features_mod.word_count(a)) for a in articles])  # no cache: every run analyses every text
     with Store(tmp_path / "plain.db") as store:
         for batch in (arts[:12], arts[12:]):
             store.add_articles(batch)
-            store.put_embeddings(MODEL_NAME, [a.id for a in batch], vectors[[arts.index(a) for a in batch]])
+            store.put_embeddings(ARTICLE_VECTORS, [a.id for a in batch], vectors[[arts.index(a) for a in batch]])
             store.put_enrichment({a.id: ArticleEnrichment(a.id).to_dict() for a in batch})
             run(store)
         assert partition(store) == cached

@@ -28,9 +28,13 @@ import test_store as contract
 from conftest import ROOT, drop_pg_schema, run_cli, with_schema
 from test_store import MODEL, art, vec
 
+from storyline.config import EmbedConfig
+from storyline.enrich.embed import article_model
 from storyline.records import Article
 from storyline.store import Store
 from storyline.store.postgres import PostgresStore
+
+ARTICLE_VECTORS = article_model(EmbedConfig())  # the pipeline's key of article vectors
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -284,11 +288,9 @@ def test_cli_run_on_pgvector_writes_what_sqlite_writes(sample_runs):
     with PostgresStore(url) as pg, Store(lite_out / "storyline.db") as lite:
         assert pg.vector_type == "vector" and column_type(pg) == "vector(384)"
         assert [(e.id, e.article_ids) for e in pg.events()] == [(e.id, e.article_ids) for e in lite.events()]
-        from storyline.enrich.embed import MODEL_NAME
-
         ids = [a.id for a in lite.articles()]
-        assert pg.missing_embeddings(MODEL_NAME) == [] and len(ids) == 5
-        assert np.allclose(pg.embeddings(MODEL_NAME, ids), lite.embeddings(MODEL_NAME, ids), atol=1e-6)
+        assert pg.missing_embeddings(ARTICLE_VECTORS) == [] and len(ids) == 5
+        assert np.allclose(pg.embeddings(ARTICLE_VECTORS, ids), lite.embeddings(ARTICLE_VECTORS, ids), atol=1e-6)
 
 
 # -- the web app --------------------------------------------------------------------------------------
@@ -300,7 +302,6 @@ def test_serve_reads_vectors_from_pgvector(sample_runs, pgvector_url):
     from fastapi.testclient import TestClient
     from serve_backends import pg_copy
 
-    from storyline.enrich.embed import MODEL_NAME
     from storyline.serve.app import create_app
     from storyline.serve.backend import open_db
 
@@ -309,13 +310,13 @@ def test_serve_reads_vectors_from_pgvector(sample_runs, pgvector_url):
         lite, pg = open_db(lite_db), open_db(url)
         try:
             assert pg.writer.vector_type == "vector"
-            (m_lite, s_lite), (m_pg, s_pg) = lite.vectors(MODEL_NAME), pg.vectors(MODEL_NAME)
+            (m_lite, s_lite), (m_pg, s_pg) = lite.vectors(ARTICLE_VECTORS), pg.vectors(ARTICLE_VECTORS)
             assert m_pg.dtype == np.float32 and m_pg.shape == (5, 384)
             assert np.array_equal(m_pg, m_lite) and np.array_equal(s_pg, s_lite)
             # a vector written after start-up is read on the next request
             pg.writer.add_articles([Article("late", "A late report.", "h-late")])
-            pg.writer.put_embeddings(MODEL_NAME, ["late"], m_lite[:1])
-            m_pg, s_pg = pg.vectors(MODEL_NAME)
+            pg.writer.put_embeddings(ARTICLE_VECTORS, ["late"], m_lite[:1])
+            m_pg, s_pg = pg.vectors(ARTICLE_VECTORS)
             assert m_pg.shape == (6, 384) and np.array_equal(m_pg[5], m_lite[0]) and s_pg[5] == s_pg[:5].max() + 1
         finally:
             lite.close()

@@ -45,7 +45,12 @@ class DedupConfig:
 @dataclass(slots=True)
 class EmbedConfig:
     backend: str = "auto"  # "onnx" (int8, fast), "torch", or "auto" (onnx when available)
-    max_tokens: int = 128  # embed title + lead, not the whole article: see bench/throughput.py
+    max_tokens: int = 128  # word pieces read of a sentence (dedup, synthesis) or a search query
+    # Word pieces read of an article's title and lead for its vector (clustering, rewrite gate):
+    # the first ~45 words name the happening, later ones add background that makes two events of
+    # one story alike. Dev sets, everything else unchanged: 128 -> 64 lifts ECB+ 0.885 -> 0.893 and
+    # AllSides 0.894 -> 0.910 (basil 1.000, UCI headlines 0.731 both), and halves the MiniLM work.
+    lead_tokens: int = 64
     batch_size: int = 32
     threads: int = 2
 

@@ -34,7 +34,7 @@ from storyline.cluster.features import ArticleFeatures, build_features, day_numb
 from storyline.cluster.storylines import ClosedEvents, closed_links, event_centroids, link_storylines, top_terms
 from storyline.config import Config
 from storyline.dedup import article_sentences, find_new_copies, find_rewrites
-from storyline.enrich.embed import MODEL_NAME, CachedEmbedder, Embedder
+from storyline.enrich.embed import CachedEmbedder, Embedder, article_model
 from storyline.ingest import read_inputs
 from storyline.progress import Progress
 from storyline.records import Article, Event, Problem, RawDocument, Storyline
@@ -43,7 +43,7 @@ from storyline.store import Store, open_store
 INGEST_BATCH = 200
 EMBED_BATCH = 256
 DEDUP_BATCH = 2000  # articles checked for copies per transaction, or whose sentences are embedded per call
-LEAD_CHARS = 1200  # title + lead: about max_tokens words; the rest of the text is not embedded
+LEAD_CHARS = 1200  # title + lead: more than lead_tokens word pieces; the rest of the text is not embedded
 
 
 @dataclass(slots=True)
@@ -135,6 +135,7 @@ class Pipeline:
         self.progress = progress or Progress(enabled=False)
         self.embedder = Embedder(self.config.embed)
         self.sentences = CachedEmbedder(self.embedder, store)
+        self.article_model = article_model(self.config.embed)  # the store's key of article vectors
         self.summary = RunSummary()
 
     @contextmanager
@@ -184,14 +185,15 @@ class Pipeline:
         self.store.log_problems(self.summary.problems)
 
     def embed(self) -> None:
-        """Embed every stored article that has no embedding yet (never one twice)."""
-        missing = self.store.missing_embeddings(MODEL_NAME)
+        """Embed every stored article that has no vector yet, or one read with another lead budget
+        (``lead_tokens``: a store made before is embedded again, once)."""
+        missing = self.store.missing_embeddings(self.article_model)
         task = self.progress.task("embed", total=len(missing))
         for start in range(0, len(missing), EMBED_BATCH):
             ids = missing[start:start + EMBED_BATCH]
             articles = self.store.articles(ids)
-            vectors = self.embedder.encode([embedding_text(a) for a in articles])
-            self.store.put_embeddings(MODEL_NAME, [a.id for a in articles], vectors)
+            vectors = self.embedder.encode([embedding_text(a) for a in articles], self.config.embed.lead_tokens)
+            self.store.put_embeddings(self.article_model, [a.id for a in articles], vectors)
             task.advance(len(ids))
 
     def enrich(self) -> None:
@@ -236,7 +238,7 @@ class Pipeline:
         ids = sorted(seqs, key=seqs.__getitem__)  # insertion order, as one batch over the store sees it
         articles = self.store.articles(ids)
         self.summary.clustered = len(articles)
-        features = build_features(articles, self.store.embeddings(MODEL_NAME, ids), cache=self.store)
+        features = build_features(articles, self.store.embeddings(self.article_model, ids), cache=self.store)
         keys = cluster_events(features, cfg, hot)
         row_of = {a: r for r, a in enumerate(features.ids)}
         members: dict[str, list[str]] = {}
@@ -352,7 +354,7 @@ class Pipeline:
         def doc_vectors(arts: Sequence[Article]) -> np.ndarray:
             if all(a.id in row_of for a in arts):  # loaded once, by cluster
                 return features.embeddings[[row_of[a.id] for a in arts]]  # type: ignore[union-attr]
-            return self.store.embeddings(MODEL_NAME, [a.id for a in arts])
+            return self.store.embeddings(self.article_model, [a.id for a in arts])
 
         links = find_rewrites([[by_id[i] for i in e.article_ids if i in by_id] for e in events], doc_vectors,
                               self.sentence_vectors, self.store.copy_ids(ids), self.config.dedup)

@@ -31,7 +31,7 @@ import numpy as np
 from storyline.batch.partitions import Partition, plan_partitions
 from storyline.batch.tasks import ModelsPlugin, article_to_dict, clean_partition, embed_chunk, enrich_chunk
 from storyline.config import Config
-from storyline.enrich.embed import MODEL_NAME
+from storyline.enrich.embed import article_model
 from storyline.pipeline import EMBED_BATCH, INGEST_BATCH, Pipeline, RunSummary, embedding_text
 from storyline.progress import Progress
 from storyline.records import Article, Problem
@@ -275,7 +275,8 @@ def _ingest(dask, plan: list[Partition | Problem], store: Store, config: Config,
 def _embed_and_enrich(dask, store: Store, config: Config, result: BatchResult, progress: Progress,
                       threads: int) -> None:
     """Embed and enrich what the store lacks, in Pipeline's chunks, as tasks; write as they come."""
-    need_vectors = store.missing_embeddings(MODEL_NAME)
+    key = article_model(config.embed)
+    need_vectors = store.missing_embeddings(key)
     need_enrichment = store.missing_enrichment()
     # Enrichment does not depend on how articles are batched (checked: same dicts for any cut), so
     # its chunks are cut smaller, enough to keep every worker thread busy.
@@ -294,7 +295,7 @@ def _embed_and_enrich(dask, store: Store, config: Config, result: BatchResult, p
     for out in _Windowed(dask, 2 * threads + 2).run(jobs()):
         result.worker_pids.add(out["worker"])
         if "vectors" in out:
-            store.put_embeddings(MODEL_NAME, out["ids"], np.asarray(out["vectors"], dtype=np.float32))
+            store.put_embeddings(key, out["ids"], np.asarray(out["vectors"], dtype=np.float32))
             kind = "embed"
         else:
             store.put_enrichment(out["enrichment"])

@@ -126,11 +126,11 @@ def clean_partition(partition, config: Config) -> dict:
 
 def embed_chunk(ids: list[str], texts: list[str], embed: EmbedConfig) -> dict:
     """Embeddings (float32, L2-normalised, one row per text) of one chunk, encoded at once as
-    ``Pipeline.embed`` does. The client sends ``pipeline.embedding_text`` of each article (title and
+    ``Pipeline.embed`` does (``lead_tokens`` word pieces each). The client sends ``pipeline.embedding_text`` of each article (title and
     lead, at most ``LEAD_CHARS``): what is embedded is decided in one place, and less travels."""
     t0 = time.perf_counter()
     embedder, _ = worker_models(embed)
-    vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
+    vectors = np.asarray(embedder.encode(texts, embed.lead_tokens), dtype=np.float32)
     return {"ids": list(ids), "vectors": vectors, "seconds": time.perf_counter() - t0,
             "worker": os.getpid()}
 

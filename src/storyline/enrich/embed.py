@@ -21,6 +21,13 @@ from storyline.config import EmbedConfig
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
 
+
+def article_model(config: EmbedConfig) -> str:
+    """The store's key of article vectors: the model and the word pieces of the lead it read.
+    Vectors read with another budget are not comparable, so a store made with another one (the key
+    ``MODEL_NAME`` alone: 128) has its articles embedded again on its next run."""
+    return f"{MODEL_NAME}/lead{config.lead_tokens}"
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -63,19 +70,25 @@ class Embedder:
         self.backend = "torch"
         return self._impl
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], max_tokens: int | None = None) -> np.ndarray:
+        """Vectors of ``texts``, each read up to ``max_tokens`` word pieces (default: the config's)."""
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         impl = self._load()
         if self.backend == "onnx":
-            return impl.encode(list(texts))
-        vectors = impl.encode(
-            list(texts),
-            batch_size=self.config.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+            return impl.encode(list(texts), max_tokens)
+        saved = impl.max_seq_length
+        impl.max_seq_length = min(max_tokens or self.config.max_tokens, saved)
+        try:
+            vectors = impl.encode(
+                list(texts),
+                batch_size=self.config.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        finally:
+            impl.max_seq_length = saved
         return vectors.astype(np.float32)
 
 

@@ -254,13 +254,18 @@ class OnnxMiniLM:
                 str(self.path), opts, providers=["CPUExecutionProvider"]
             )
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], max_tokens: int | None = None) -> np.ndarray:
+        """Vectors of ``texts``, each read up to ``max_tokens`` word pieces (at most the config's)."""
         texts = list(texts)
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         if not texts:
             return out
-        encodings = self.tokenizer.encode_batch(texts)
-        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
+        limit = self.max_tokens if max_tokens is None else max(2, min(int(max_tokens), self.max_tokens))
+        seqs = [e.ids for e in self.tokenizer.encode_batch(texts)]
+        if limit < self.max_tokens:
+            # What truncation at ``limit`` gives: [CLS], the first limit - 2 word pieces, [SEP].
+            seqs = [s if len(s) <= limit else s[:limit - 1] + s[-1:] for s in seqs]
+        lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(texts))
         # Longest first, stable: batches hold similar lengths, so padding is small.
         order = np.argsort(-lengths, kind="stable")
         for start in range(0, len(order), self.batch_size):
@@ -269,7 +274,7 @@ class OnnxMiniLM:
             ids = np.zeros((len(idx), width), dtype=np.int64)
             mask = np.zeros((len(idx), width), dtype=np.int64)
             for row, i in enumerate(idx):
-                seq = encodings[i].ids
+                seq = seqs[i]
                 ids[row, : len(seq)] = seq
                 mask[row, : len(seq)] = 1
             (vectors,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})

@@ -338,7 +338,8 @@ class Repo:
     # -- search ---------------------------------------------------------------------------------------
 
     def vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        from storyline.enrich.embed import MODEL_NAME
+        from storyline.config import EmbedConfig
+        from storyline.enrich.embed import article_model
 
         gen = self.generation()
         v = self._vectors
@@ -347,7 +348,7 @@ class Repo:
         with self._vec_lock:
             if self._vectors is not None and self._vectors[0] == gen:
                 return self._vectors[1], self._vectors[2]
-            matrix, seqs = self.db.vectors(MODEL_NAME)
+            matrix, seqs = self.db.vectors(article_model(EmbedConfig()))
             self._vectors = (gen, matrix, seqs)
             return matrix, seqs
 

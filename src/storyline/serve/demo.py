@@ -56,14 +56,16 @@ def copy_store(source, target) -> None:
     """Copy every table a store serves (articles in insertion order, embeddings, events with their
     documents, storylines, duplicate links, enrichment) from one open store into another, empty one,
     through the store interface: e.g. a SQLite store into PostgreSQL, to serve it from there."""
-    from storyline.enrich.embed import MODEL_NAME
+    from storyline.config import EmbedConfig
+    from storyline.enrich.embed import article_model
 
+    key = article_model(EmbedConfig())  # vectors under another key would be embedded again anyway
     articles = source.articles()
     target.add_articles(articles)
-    missing = set(source.missing_embeddings(MODEL_NAME))
+    missing = set(source.missing_embeddings(key))
     ids = [a.id for a in articles if a.id not in missing]
     if ids:
-        target.put_embeddings(MODEL_NAME, ids, source.embeddings(MODEL_NAME, ids))
+        target.put_embeddings(key, ids, source.embeddings(key, ids))
     events, storylines = source.events(), source.storylines()
     target.save_clustering(events, storylines)
     target.replace_duplicates(source.duplicates())
