@@ -30,6 +30,7 @@ worktree.
     .venv/bin/python bench/scale.py probe --naive-sizes 1000,10000,100000
     .venv/bin/python bench/scale.py report           # bench/results/scale.{json,md}, docs/scale.png
     .venv/bin/python bench/scale.py tokens           # cache the articles' clustering tokens in the stores
+    .venv/bin/python bench/scale.py embed            # the stores' article vectors as the current code reads them
     .venv/bin/python bench/scale.py probe --naive-sizes "" --src /tmp/before/src --label before
     .venv/bin/python bench/scale.py probe --naive-sizes "" --label after
 
@@ -232,6 +233,25 @@ def fill_tokens(size: int) -> None:
     print(f"store-{size}: tokens of {len(ids)} articles cached in {time.perf_counter() - t:.0f}s", flush=True)
 
 
+def embed_again(size: int) -> None:
+    """Give ``store-{size}.db`` the article vectors the current code reads (its embed stage: what the
+    next run of a store made with another lead budget does first), so that a probe times 500 new
+    articles, not the store's re-embedding."""
+    from storyline.config import Config
+    from storyline.pipeline import Pipeline
+    from storyline.store import Store
+
+    config = Config()
+    config.progress = False
+    with Store(WORK / f"store-{size}.db") as store:
+        pipeline = Pipeline(store, config)
+        todo = len(store.missing_embeddings(pipeline.article_model))
+        t = time.perf_counter()
+        pipeline.embed()
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    print(f"store-{size}: {todo} articles embedded again in {time.perf_counter() - t:.0f}s", flush=True)
+
+
 def naive_tree() -> Path:
     tree = WORK / "naive-src"
     if not tree.exists():
@@ -336,7 +356,7 @@ def main() -> None:
         probe_child(*sys.argv[2:5])
         return
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["build", "probe", "report", "tokens"])
+    parser.add_argument("command", choices=["build", "probe", "report", "tokens", "embed"])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument("--naive-sizes", default="1000,10000")
     parser.add_argument("--resume", action="store_true", help="build: go on from the store built so far")
@@ -359,6 +379,9 @@ def main() -> None:
             rows = [r for r in rows if not (r["store_articles"] == size and r["way"] == "naive")]
             rows.append(probe(size, naive=True))
             rows_file.write_text(json.dumps(rows))
+    elif args.command == "embed":
+        for size in (int(s) for s in args.sizes.split(",") if s):
+            embed_again(size)
     elif args.command == "tokens":
         for size in (int(s) for s in args.sizes.split(",") if s):
             fill_tokens(size)

@@ -100,8 +100,9 @@ def run_storyline(path: Path, out: Path, extra: list[str], src: str | None = Non
     return {"wall_s": wall, "peak_rss_mib": usage.ru_maxrss / 1024, **json.loads(summary.read_text())}
 
 
-def inference_alone(rows: list[dict]) -> float:
-    """Seconds for the embedding model alone on the same per-article texts the pipeline embeds."""
+def inference_alone(rows: list[dict], src: str | None = None) -> float:
+    """Seconds for the embedding model alone on the same per-article texts the pipeline embeds, read
+    as far as it reads them (``lead_tokens`` word pieces; code before it read ``max_tokens``)."""
     code = (
         "import json,sys,time\n"
         "from storyline.config import EmbedConfig\n"
@@ -109,13 +110,14 @@ def inference_alone(rows: list[dict]) -> float:
         "from storyline.pipeline import LEAD_CHARS\n"
         "rows=[json.loads(l) for l in open(sys.argv[1])]\n"
         "texts=[((r.get('title')+'. ') if r.get('title') else '')+(r.get('text') or r.get('title') or '')[:LEAD_CHARS] for r in rows]\n"
-        "e=Embedder(EmbedConfig()); e.encode(texts[:8])\n"
-        "t=time.perf_counter(); e.encode(texts); print(time.perf_counter()-t)\n"
+        "c=EmbedConfig(); e=Embedder(c); n=getattr(c, 'lead_tokens', None)\n"
+        "enc=(lambda t: e.encode(t, n)) if n else e.encode; enc(texts[:8])\n"
+        "t=time.perf_counter(); enc(texts); print(time.perf_counter()-t)\n"
     )
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
         f.write("\n".join(json.dumps(r) for r in rows))
     out = subprocess.run([str(ROOT / ".venv/bin/python"), "-c", code, f.name], capture_output=True, text=True,
-                         check=True)
+                         check=True, env={**os.environ, "PYTHONPATH": src} if src else None)
     os.unlink(f.name)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -139,7 +141,7 @@ def main() -> None:
             path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records), encoding="utf-8")
             words = sum(len((r.get("text") or "").split()) for r in records) / len(records)
             result = run_storyline(path, Path(tmp) / f"out-{name}", extra, args.src)
-            model_s = inference_alone(records)
+            model_s = inference_alone(records, args.src)
             stages = result["stage_seconds"]
             total = sum(stages.values())
             n = max(result["articles"], 1)
