@@ -62,3 +62,29 @@ def test_docs_with_preset_entities_go_through_spacys_decoder():
     docs[1].set_ents([Span(docs[1], 3, 5, label="ORG")], default="missing")  # "Keir Starmer" as ORG
     ours = GreedyNER(nlp.load_nlp().get_pipe("ner"))(docs)
     assert (3, 5, "ORG") in ours[1] and (3, 5, "ORG") not in ours[0]
+
+
+@pytest.mark.skipif(not EXAMPLES.exists(), reason="no seeds")
+def test_token_vectors_made_once_per_distinct_token_are_the_models():
+    """The embedding part runs once per distinct token of the batch: the token vectors are the
+    model's own, bit for bit, in every Doc (repeats, a one-token Doc, whitespace)."""
+    import numpy as np
+
+    from storyline.enrich.greedy_ner import _DistinctTokenEmbed
+
+    texts = [p.read_text(encoding="utf-8")[:2000] for p in sorted(EXAMPLES.glob("*.txt"))]
+    texts += ["Trump", "Trump Trump  Trump\n\nTrump", "n't don't can't U.S. U.S"]
+    tok2vec = nlp.load_nlp().get_pipe("ner").model.get_ref("tok2vec")
+    distinct = _DistinctTokenEmbed(tok2vec)
+    assert distinct._parts is not None  # en_core_web_sm's layout: the fast path runs
+    docs = _fresh(texts)
+    assert np.array_equal(distinct(docs), tok2vec.predict(docs))
+
+
+def test_token_vectors_fall_back_to_the_model_for_another_layout():
+    from thinc.api import Relu, chain
+
+    from storyline.enrich.greedy_ner import _DistinctTokenEmbed
+
+    other = chain(Relu(4, 4), Relu(4, 4))
+    assert _DistinctTokenEmbed(other)._parts is None

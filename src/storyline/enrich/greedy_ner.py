@@ -11,6 +11,9 @@ same validity rules for Docs without preset entities (Docs with preset entities 
 own decoder). The hidden-to-output product is summed in another order than spaCy's, so two moves
 whose scores tie to within float rounding could come out differently; on the dev sets' windows
 no entity differs (README), and ``tests/test_greedy_ner.py`` compares with spaCy.
+
+The token vectors come from the model's own tok2vec, its embedding part run once per distinct token
+of the batch (``_DistinctTokenEmbed``): the same vectors bit for bit, ~25 % less tok2vec work.
 """
 
 from __future__ import annotations
@@ -21,6 +24,40 @@ import numpy as np
 
 _BEGIN, _IN, _LAST, _UNIT, _OUT, _NEVER = range(6)
 _KINDS = {"B": _BEGIN, "I": _IN, "L": _LAST, "U": _UNIT}
+
+
+class _DistinctTokenEmbed:
+    """The NER's ``tok2vec.predict`` with its embedding part (four hash embeddings of the token's
+    NORM, PREFIX, SUFFIX and SHAPE, then a maxout layer and layer norm) run once per distinct
+    feature row of the batch instead of once per token: those rows depend on the token alone, not
+    its context, and a batch of news repeats most of its tokens ("the", "said", names). The
+    context layers (the CNN) and the projection run as before. Falls back to the model's own
+    ``predict`` when its layers are not laid out as in spaCy's English pipelines."""
+
+    def __init__(self, tok2vec) -> None:
+        self._model = tok2vec
+        self._parts = None
+        try:
+            body, to_array, project = tok2vec.layers
+            embed, encode = body.layers
+            extract, _, hashes, mix, _ = embed.layers
+        except ValueError:
+            return
+        if extract.name != "extract_features" or to_array.name != "list2array":
+            return
+        self._parts = (extract, hashes, mix, encode, to_array, project)
+
+    def __call__(self, docs) -> np.ndarray:
+        if self._parts is None:
+            return self._model.predict(docs)
+        extract, hashes, mix, encode, to_array, project = self._parts
+        features = extract.predict(docs)  # per Doc: (tokens, 4) uint64
+        flat = np.ascontiguousarray(np.concatenate(features))
+        rows = flat.view(np.dtype((np.void, flat.dtype.itemsize * flat.shape[1]))).ravel()
+        _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+        vectors = mix.predict(hashes.predict(flat[first]))[inverse.ravel()]
+        bounds = np.cumsum([len(f) for f in features])[:-1]
+        return project.predict(to_array.predict(encode.predict(np.split(vectors, bounds))))
 
 
 @dataclass(frozen=True)
@@ -62,7 +99,7 @@ class GreedyNER:
     def __init__(self, ner) -> None:
         self._ner = ner
         model = ner.model
-        self._tok2vec = model.get_ref("tok2vec")
+        self._tok2vec = _DistinctTokenEmbed(model.get_ref("tok2vec"))
         self._lower = model.get_ref("lower")
         if self._lower.get_dim("nF") != 3:
             raise ValueError("not an NER model: its transition model reads 3 tokens per state")
@@ -85,7 +122,7 @@ class GreedyNER:
         if not keep:
             return out
         batch = [docs[i] for i in keep]
-        tokvecs = self._tok2vec.predict(batch)
+        tokvecs = self._tok2vec(batch)
         # (tokens + 1, features, hidden, pieces); row 0 is the padding for a missing feature
         cached = self._lower.predict(tokvecs)
         for j, ents in enumerate(self._decode(batch, cached)):
