@@ -323,7 +323,7 @@ def report(rows: list[dict]) -> None:
                     key=lambda name: (name.startswith("naive"), name))
     styles = {"naive": ("s--", "C3")}
     for k, name in enumerate(series):
-        style, color = styles.get(name, ("o-", f"C{[0, 2, 1, 4, 5][k % 5]}"))
+        style, color = styles.get(name, ("o-", f"C{[0, 2, 1, 4, 5, 6, 8, 9][k % 8]}"))
         mine = sorted((r for r in rows if _series(r) == name), key=lambda r: r["store_articles"])
         n = [r["store_articles"] for r in mine]
         ax_t.plot(n, [r["ms_per_article"] for r in mine], style, color=color, label=f"{name}, whole pipeline")
