@@ -212,6 +212,21 @@ def test_search(client):
     assert paged["page"] == 2 and len(paged["items"]) <= 2
 
 
+def test_meaning_search_on_a_store_made_before_lead_tokens(sqlite_seeds, tmp_path):
+    """A store whose article vectors were made before ``lead_tokens`` (key ``MODEL_NAME``, 128 pieces)
+    is still searched by meaning until its next run embeds it again."""
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    shutil.copyfile(sqlite_seeds, db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE embeddings SET model = 'all-MiniLM-L6-v2'")
+    with TestClient(create_app(db, token=TOKEN, warm=False)) as c:
+        meaning = c.get("/api/search", params={"q": "continental allies left out of peace negotiations",
+                                               "mode": "meaning"}).json()
+    assert meaning["items"] and all(i["cosine"] > 0.25 for i in meaning["items"])
+
+
 def test_openapi(client):
     spec = client.get("/openapi.json").json()
     for path in ("/api/storylines", "/api/events", "/api/events/{event_id}", "/api/articles",

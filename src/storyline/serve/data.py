@@ -339,7 +339,7 @@ class Repo:
 
     def vectors(self) -> tuple[np.ndarray, np.ndarray]:
         from storyline.config import EmbedConfig
-        from storyline.enrich.embed import article_model
+        from storyline.enrich.embed import MODEL_NAME, article_model
 
         gen = self.generation()
         v = self._vectors
@@ -349,6 +349,8 @@ class Repo:
             if self._vectors is not None and self._vectors[0] == gen:
                 return self._vectors[1], self._vectors[2]
             matrix, seqs = self.db.vectors(article_model(EmbedConfig()))
+            if not len(seqs):  # a store not run since lead_tokens: its vectors read 128 pieces, still searchable
+                matrix, seqs = self.db.vectors(MODEL_NAME)
             self._vectors = (gen, matrix, seqs)
             return matrix, seqs
 
