@@ -126,8 +126,9 @@ def clean_partition(partition, config: Config) -> dict:
 
 def embed_chunk(ids: list[str], texts: list[str], embed: EmbedConfig) -> dict:
     """Embeddings (float32, L2-normalised, one row per text) of one chunk, encoded at once as
-    ``Pipeline.embed`` does (``lead_tokens`` word pieces each). The client sends ``pipeline.embedding_text`` of each article (title and
-    lead, at most ``LEAD_CHARS``): what is embedded is decided in one place, and less travels."""
+    ``Pipeline.embed`` does (``lead_tokens`` word pieces each). The client sends
+    ``pipeline.embedding_text`` of each article (title and lead, at most ``LEAD_CHARS``): what is
+    embedded is decided in one place, and less travels."""
     t0 = time.perf_counter()
     embedder, _ = worker_models(embed)
     vectors = np.asarray(embedder.encode(texts, embed.lead_tokens), dtype=np.float32)

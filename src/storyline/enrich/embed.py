@@ -21,15 +21,15 @@ from storyline.config import EmbedConfig
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
 
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
 
 def article_model(config: EmbedConfig) -> str:
     """The store's key of article vectors: the model and the word pieces of the lead it read.
     Vectors read with another budget are not comparable, so a store made with another one (the key
     ``MODEL_NAME`` alone: 128) has its articles embedded again on its next run."""
     return f"{MODEL_NAME}/lead{config.lead_tokens}"
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def model_path() -> Path:
