@@ -221,7 +221,8 @@ def main() -> None:
             f"{r['embed_ceiling_articles_per_s']} |"
         )
     lines += ["", f"Load average at the end: {meta['load_average_1min']} (2 cores shared with other jobs).",
-              ("Embed runs onnxruntime with its own two threads; enrich is one thread (the pipeline runs two "
+              ("Embed: title and lead, EmbedConfig.lead_tokens word pieces (64; 128 before the sixth session), "
+               "on onnxruntime with its own two threads; enrich is one thread (the pipeline runs two "
                "enrichment worker processes from 400 articles on). CPU ms: this process's CPU time per article."),
               ("2-core ceiling: 2 cores / (one-thread embed CPU + enrich CPU) per article, the most articles a "
                "second the two models allow with both cores busy and every other stage free; embed only: "
