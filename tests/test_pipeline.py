@@ -83,7 +83,7 @@ def test_store_with_another_lead_budget_is_embedded_again(examples: Path, tmp_pa
     """Article vectors are keyed by model and lead budget: a store whose vectors read another budget
     (made before ``lead_tokens``, or with another setting) has them made again, once, and the
     events are those of a fresh run."""
-    from storyline.enrich.embed import article_model
+    from storyline.enrich.embed import MODEL_NAME, article_model
 
     fresh, old = tmp_path / "fresh", tmp_path / "old"
     run([str(examples)], fresh, quiet_config())
@@ -91,7 +91,7 @@ def test_store_with_another_lead_budget_is_embedded_again(examples: Path, tmp_pa
     wide.embed.lead_tokens = 128
     run([str(examples)], old, wide)
     with sqlite3.connect(old / "storyline.db") as db:
-        db.execute("UPDATE embeddings SET model = 'all-MiniLM-L6-v2'")  # the key before lead_tokens
+        db.execute("UPDATE embeddings SET model = ?", (MODEL_NAME,))  # the key before lead_tokens
         db.execute("DELETE FROM event_articles")  # cluster again with the vectors made now
         db.execute("DELETE FROM events")
     again = run([str(examples)], old, quiet_config())

@@ -217,10 +217,12 @@ def test_meaning_search_on_a_store_made_before_lead_tokens(sqlite_seeds, tmp_pat
     is still searched by meaning until its next run embeds it again."""
     import sqlite3
 
+    from storyline.enrich.embed import MODEL_NAME
+
     db = tmp_path / "old.db"
     shutil.copyfile(sqlite_seeds, db)
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE embeddings SET model = 'all-MiniLM-L6-v2'")
+        conn.execute("UPDATE embeddings SET model = ?", (MODEL_NAME,))
     with TestClient(create_app(db, token=TOKEN, warm=False)) as c:
         meaning = c.get("/api/search", params={"q": "continental allies left out of peace negotiations",
                                                "mode": "meaning"}).json()

@@ -207,7 +207,7 @@ class GreedyNER:
             for j in np.flatnonzero((kind == _LAST) | (kind == _UNIT)):
                 if kind[j] == _LAST:
                     found[j].append((int(ent_start[j]), t + 1, int(m.label[best[j]])))
-                elif kind[j] == _UNIT:
+                else:  # unit
                     found[j].append((t, t + 1, int(m.label[best[j]])))
             ent_start[:k] = np.where(kind == _BEGIN, t, ent_start[:k])
             state[:k] = np.where(keeps_state[best], st, next_state[best])
