@@ -1,20 +1,23 @@
 """Per-article time of enrichment (entities, quotes, dates) beside the embedding step, and what
-reading only windows around possible names changes in the entities.
+reading only windows around possible names, and int8 context layers, change in the entities.
 
     .venv/bin/python bench/enrich_speed.py [--n 300] [--sets basil-dev,ecbplus-dev,allsides-dev,synthetic]
 
 For each corpus (the first ``--n`` articles of a dev set, gold fields stripped; ``synthetic``: the
 first ``--n`` articles of throughput.py's synthetic corpus), in this one process, back to back:
 - embed: the pipeline's embedding step alone (``Embedder`` on ``pipeline.embedding_text``: title
-  and lead, 128 tokens; onnxruntime uses its own threads);
+  and lead, EmbedConfig.lead_tokens word pieces; onnxruntime uses its own threads);
 - enrich: ``enrich_articles`` in chunks of 64 articles (as one enrichment worker gets them), one
   thread, with its own per-stage split (NER, entities, quotes, dates);
 - enrich with full NER: the same with ``nlp.WINDOW_WORDS = None`` (NER reads every sentence of the
   reporter's text, as before windows);
+- enrich with float32 NER: the same with the NER's context layers in thinc's float32 instead of
+  int8 on onnxruntime (``ner_int8.py``, the default since the seventh session);
 each timed twice, the faster kept (the machine is shared), in wall time and in this process's CPU
 time (MiniLM's two threads count twice; the cost on a busy machine). Mention agreement: per article, the
 multiset of (mention text, type) that ``extract_mentions`` keeps from windowed NER against full NER
-(micro precision/recall), and the same over the raw NER spans of the labels entities use.
+(micro precision/recall), and the same over the raw NER spans of the labels entities use; the same
+for int8 against float32 (both windowed).
 Cache potential: the share of window characters whose exact (whitespace-normalised) window text
 already occurred earlier in the same 64-article chunk, and anywhere earlier in the corpus.
 Enrichment runs on one thread (OPENBLAS_NUM_THREADS=1 unless set), as in the pipeline's enrichment
@@ -30,6 +33,7 @@ import os
 import sys
 import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads: one thread, as a worker
@@ -80,6 +84,19 @@ def enrich_all(articles, window):
         return out
     finally:
         nlp.WINDOW_WORDS = saved
+
+
+@contextmanager
+def float32_ner():
+    """The NER's context layers in thinc's float32 for the duration (int8 is the default)."""
+    from storyline.enrich import nlp
+
+    tok2vec = nlp.load_ner()[1]._tok2vec
+    saved, tok2vec._context = tok2vec._context, None
+    try:
+        yield
+    finally:
+        tok2vec._context = saved
 
 
 def agreement(full: list[Counter], test: list[Counter]) -> tuple[float, float]:
@@ -162,12 +179,18 @@ def main() -> None:
         _, embed1_cpu, _ = timed(lambda texts=texts: embedder_one.encode(texts, lead))
         enrich_s, enrich_cpu, enr = timed(lambda arts=arts: enrich_all(arts, window))
         full_s, _, enr_full = timed(lambda arts=arts: enrich_all(arts, None))
+        with float32_ner():
+            f32_s, _, enr_f32 = timed(lambda arts=arts: enrich_all(arts, window))
+            spans_f32 = raw_spans(arts, window)
         stages = {k: sum(e.timings.get(k, 0.0) for e in enr) / n * 1000 for k in ("ner", "entities", "quotes", "timexes")}
         stages_full = {k: sum(e.timings.get(k, 0.0) for e in enr_full) / n * 1000 for k in ("ner", "entities", "quotes", "timexes")}
         mentions = [Counter((m.name, m.type) for m in e.mentions) for e in enr]
         mentions_full = [Counter((m.name, m.type) for m in e.mentions) for e in enr_full]
         mp, mr = agreement(mentions_full, mentions)
-        sp, sr = agreement(raw_spans(arts, None), raw_spans(arts, window))
+        spans_windowed = raw_spans(arts, window)
+        sp, sr = agreement(raw_spans(arts, None), spans_windowed)
+        qp, qr = agreement([Counter((m.name, m.type) for m in e.mentions) for e in enr_f32], mentions)
+        fp, fr = agreement(spans_f32, spans_windowed)
         rep_chunk, rep_all = repeats(arts, window)
         row = {
             "corpus": name, "articles": n, "mean_words": round(words),
@@ -189,6 +212,11 @@ def main() -> None:
             "speedup": round(full_s / enrich_s, 2),
             "mention_agreement": {"precision": round(mp, 4), "recall": round(mr, 4)},
             "ner_span_agreement": {"precision": round(sp, 4), "recall": round(sr, 4)},
+            "float32_ner_enrich_ms_per_article": round(f32_s / n * 1000, 2),
+            "float32_ner_stage_ms": round(sum(e.timings.get("ner", 0.0) for e in enr_f32) / n * 1000, 2),
+            "int8_speedup": round(f32_s / enrich_s, 2),
+            "int8_mention_agreement": {"precision": round(qp, 4), "recall": round(qr, 4)},
+            "int8_ner_span_agreement": {"precision": round(fp, 4), "recall": round(fr, 4)},
             "repeated_window_chars": {"within_chunk": round(rep_chunk, 3), "whole_corpus": round(rep_all, 3)},
         }
         rows.append(row)
@@ -199,13 +227,12 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "enrich_speed.json").write_text(json.dumps(meta, indent=1) + "\n")
     lines = [
-        f"# Enrichment vs embedding, ms per article (one process; NER window +-{window} words)",
+        f"# Enrichment vs embedding, ms per article (one process; NER window +-{window} words, int8 context layers)",
         "",
         ("| corpus | articles | words | embed | enrich (NER / ent. / quotes / dates) | enrich / embed "
-         "| CPU ms: embed / enrich | CPU enrich / embed "
-         "| full-NER enrich | full / embed | speed-up | mentions P / R | NER spans P / R | repeated windows (chunk / corpus) "
-         "| CPU ms embed, one thread | 2-core ceiling art/s: models / embed only |"),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+         "| CPU ms: embed / enrich | CPU enrich / embed | CPU ms embed, one thread "
+         "| 2-core ceiling art/s: models / embed only |"),
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         st = r["enrich_stage_ms_per_article"]
@@ -213,12 +240,29 @@ def main() -> None:
             f"| {r['corpus']} | {r['articles']} | {r['mean_words']} | {r['embed_ms_per_article']} | "
             f"{r['enrich_ms_per_article']} ({st['ner']} / {st['entities']} / {st['quotes']} / {st['timexes']}) | "
             f"{r['enrich_to_embed']}x | {r['embed_cpu_ms_per_article']} / {r['enrich_cpu_ms_per_article']} | "
-            f"{r['enrich_to_embed_cpu']}x | {r['full_ner_enrich_ms_per_article']} | {r['full_ner_enrich_to_embed']}x | "
-            f"{r['speedup']}x | {r['mention_agreement']['precision']:.4f} / {r['mention_agreement']['recall']:.4f} | "
-            f"{r['ner_span_agreement']['precision']:.4f} / {r['ner_span_agreement']['recall']:.4f} | "
-            f"{r['repeated_window_chars']['within_chunk']:.1%} / {r['repeated_window_chars']['whole_corpus']:.1%} | "
-            f"{r['embed_one_thread_cpu_ms_per_article']} | {r['models_ceiling_articles_per_s']} / "
-            f"{r['embed_ceiling_articles_per_s']} |"
+            f"{r['enrich_to_embed_cpu']}x | {r['embed_one_thread_cpu_ms_per_article']} | "
+            f"{r['models_ceiling_articles_per_s']} / {r['embed_ceiling_articles_per_s']} |"
+        )
+    lines += [
+        "",
+        "## What each approximation costs and changes (enrich ms per article without it; agreement with it against without)",
+        "",
+        "| corpus | approximation | enrich ms without | speed-up | mentions P / R | NER spans P / R |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['corpus']} | windows (vs every sentence; repeated window chars "
+            f"{r['repeated_window_chars']['within_chunk']:.1%} / {r['repeated_window_chars']['whole_corpus']:.1%}) | "
+            f"{r['full_ner_enrich_ms_per_article']} | {r['speedup']}x | "
+            f"{r['mention_agreement']['precision']:.4f} / {r['mention_agreement']['recall']:.4f} | "
+            f"{r['ner_span_agreement']['precision']:.4f} / {r['ner_span_agreement']['recall']:.4f} |"
+        )
+        lines.append(
+            f"| {r['corpus']} | int8 context layers (vs float32) | {r['float32_ner_enrich_ms_per_article']} | "
+            f"{r['int8_speedup']}x | {r['int8_mention_agreement']['precision']:.4f} / "
+            f"{r['int8_mention_agreement']['recall']:.4f} | {r['int8_ner_span_agreement']['precision']:.4f} / "
+            f"{r['int8_ner_span_agreement']['recall']:.4f} |"
         )
     lines += ["", f"Load average at the end: {meta['load_average_1min']} (2 cores shared with other jobs).",
               ("Embed: title and lead, EmbedConfig.lead_tokens word pieces (64; 128 before the sixth session), "
