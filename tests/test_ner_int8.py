@@ -71,3 +71,15 @@ def test_the_pipeline_runs_int8_and_other_layouts_keep_thincs_layers():
     assert nlp.INT8_CONTEXT and ner._tok2vec._context is not None
     other = with_array(chain(Relu(4, 4), Relu(4, 4)))
     assert encoder_graph(other) is None and Int8Encoder.build(other) is None
+
+
+def test_graph_is_cached_and_a_damaged_file_is_replaced(tmp_path):
+    encode, vectors = _encoder_and_inputs()
+    first = Int8Encoder.build(encode, cache_dir=tmp_path)
+    (path,) = (tmp_path / "onnx").glob("ner-int8-*.onnx")
+    assert not list((tmp_path / "onnx").glob(".ner-*"))  # no temporary file left
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])  # cut short, as by a full disk
+    again = Int8Encoder.build(encode, cache_dir=tmp_path)
+    assert again is not None and path.read_bytes() == data
+    assert np.array_equal(again.predict(vectors[:2])[1], first.predict(vectors[:2])[1])

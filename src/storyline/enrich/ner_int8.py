@@ -15,17 +15,29 @@ products are 8-bit integer ones (``MatMulInteger``, VNNI on CPUs that have it):
 - the maxout, layer norm and residual sums stay float32.
 
 Against float32: entity spans agree at 0.999 (precision and recall) on the dev sets and the
-synthetic corpus, for about half the NER time (README, "Enrichment speed").
+synthetic corpus, for about half the NER time (README, "Entities, quotes and timelines").
 ``Int8Encoder.build`` returns None for a tok2vec laid out otherwise; the caller then keeps the
 model's own float32 layers.
+
+The graph is cached as ``$STORYLINE_CACHE/onnx/ner-<key>.onnx`` (see ``onnx_minilm.cache_root``),
+the key hashing the weights and ``GRAPH_VERSION``: building it needs the ``onnx`` package, whose
+import alone takes 0.7 s, paid by every enrichment process otherwise.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
 import numpy as np
+
+from storyline.enrich.onnx_minilm import cache_root
 
 OPSET = 18
 PAD_ROWS = 1  # the window: one token each side
+GRAPH_VERSION = 1  # bump when the graph changes: old cache files are then ignored
 
 
 def _blocks(encode) -> list[tuple[object, object]] | None:
@@ -126,33 +138,91 @@ def encoder_graph(encode, int8: bool = True):
     return model
 
 
-class Int8Encoder:
-    """``encode.predict`` for a list of (tokens, width) arrays, on onnxruntime (one thread)."""
+def _cache_key(blocks, int8: bool) -> str:
+    digest = hashlib.sha256(f"{GRAPH_VERSION}:{OPSET}:{int8}".encode())
+    for maxout, norm in blocks:
+        for layer, name in ((maxout, "W"), (maxout, "b"), (norm, "G"), (norm, "b")):
+            param = np.ascontiguousarray(layer.get_param(name))
+            digest.update(str(param.shape).encode() + param.tobytes())
+    return digest.hexdigest()[:16]
 
-    def __init__(self, encode, model) -> None:
+
+def cached_graph(encode, int8: bool = True, cache_dir: Path | None = None, replace: bool = False) -> bytes | None:
+    """The serialised ``encoder_graph``, read from the cache or built and written there (atomically:
+    a concurrent process or a kill never leaves a half-written file; ``replace``: written even when
+    a file is there); None for another layout."""
+    blocks = _blocks(encode)
+    if blocks is None:
+        return None
+    root = (Path(cache_dir) if cache_dir is not None else cache_root()) / "onnx"
+    path = root / f"ner-{'int8' if int8 else 'fp32'}-{_cache_key(blocks, int8)}.onnx"
+    if not replace:
+        try:
+            return path.read_bytes()
+        except OSError:
+            pass
+    data = encoder_graph(encode, int8).SerializeToString()
+    tmp = None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=root, prefix=".ner-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError:  # a read-only cache: built again next time
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+    return data
+
+
+def _threads() -> int:
+    """One in an enrichment worker (its pool sets ``OMP_NUM_THREADS=1``: one worker per core), else
+    as many as BLAS would use: float32 NER in the main process ran on OpenBLAS's threads."""
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+class Int8Encoder:
+    """``encode.predict`` for a list of (tokens, width) arrays, on onnxruntime."""
+
+    def __init__(self, encode, model: bytes) -> None:
         import onnxruntime as ort
 
         self._ops = encode.ops
         self._pad = int(encode.attrs.get("pad", 0))
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1  # enrichment runs one worker process per core
+        opts.intra_op_num_threads = _threads()
         opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy waits between batches
         opts.log_severity_level = 3
-        self._session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
     @classmethod
-    def build(cls, encode, int8: bool = True) -> Int8Encoder | None:
+    def build(cls, encode, int8: bool = True, cache_dir: Path | None = None) -> Int8Encoder | None:
         """The encoder for thinc layer ``encode``, or None when its layout is not the expected one
-        or the graph's output is not close to thinc's on a probe input."""
-        model = encoder_graph(encode, int8)
-        if model is None:
+        or the graph's output is not close to thinc's on a probe input (a damaged cache file is
+        replaced by a fresh graph first)."""
+        cached = cached_graph(encode, int8, cache_dir)
+        if cached is None:
             return None
-        out = cls(encode, model)
         probe = [np.random.default_rng(0).standard_normal((n, encode.get_dim("nO"))).astype(np.float32) for n in (1, 7)]
-        want, got = encode.predict(probe), out.predict(probe)
-        if any(w.shape != g.shape or np.abs(w - g).max() > 0.25 for w, g in zip(want, got)):
-            return None
-        return out
+        want = encode.predict(probe)
+        for fresh in (False, True):
+            try:
+                out = cls(encode, encoder_graph(encode, int8).SerializeToString() if fresh else cached)
+                got = out.predict(probe)
+            except Exception:  # noqa: BLE001 - onnxruntime's errors for an unreadable model vary
+                continue
+            if all(w.shape == g.shape and np.abs(w - g).max() <= 0.25 for w, g in zip(want, got)):
+                if fresh:
+                    cached_graph(encode, int8, cache_dir, replace=True)
+                return out
+        return None
 
     def predict(self, vectors: list[np.ndarray]) -> list[np.ndarray]:
         lengths = np.array([len(v) for v in vectors], dtype=np.int32)
