@@ -19,7 +19,7 @@ import hashlib
 import multiprocessing
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -208,12 +208,26 @@ class Pipeline:
         chunks = [ids[i:i + cfg.chunk] for i in range(0, len(ids), cfg.chunk)]
         if cfg.workers > 1 and len(ids) >= cfg.parallel_min_articles:
             with _enrich_pool(cfg.workers) as pool:
-                window = cfg.workers * 3  # chunks in flight: bounds memory on huge runs
-                for start in range(0, len(chunks), window):
-                    batch = [self.store.articles(c) for c in chunks[start:start + window]]
-                    for articles, dicts in zip(batch, pool.map(enrich_to_dicts, batch)):
-                        self.store.put_enrichment({a.id: d for a, d in zip(articles, dicts)})
-                        task.advance(len(articles))
+                # A sliding window of chunks in flight (bounds memory on huge runs): a new chunk
+                # goes out as soon as the oldest comes back, before its results are stored, so
+                # the workers never wait for the store.
+                todo = iter(chunks)
+                in_flight: deque = deque()
+
+                def submit() -> None:
+                    chunk = next(todo, None)
+                    if chunk is not None:
+                        articles = self.store.articles(chunk)
+                        in_flight.append((articles, pool.submit(enrich_to_dicts, articles)))
+
+                for _ in range(cfg.workers * 3):
+                    submit()
+                while in_flight:
+                    articles, future = in_flight.popleft()
+                    dicts = future.result()
+                    submit()
+                    self.store.put_enrichment({a.id: d for a, d in zip(articles, dicts)})  # in order
+                    task.advance(len(articles))
             return
         for chunk in chunks:
             articles = self.store.articles(chunk)
