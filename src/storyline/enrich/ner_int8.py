@@ -7,7 +7,7 @@ residual blocks of (each token beside its two neighbours, 288 inputs) -> maxout 
 Here the same weights run as an ONNX graph built in memory (no file, no export step) whose
 products are 8-bit integer ones (``MatMulInteger``, VNNI on CPUs that have it):
 
-- weights: int8, one scale per output column (symmetric);
+- weights: int8 in 7 bits (``WEIGHT_MAX``), one scale per output column (symmetric);
 - inputs: uint8, one scale per token row (zero point 128), from the largest magnitude among the
   token and its two neighbours. A row's scale depends on that row alone, never on the rest of
   the batch, so a token's vector (and an article's entities) is the same whichever articles it
@@ -37,7 +37,10 @@ from storyline.enrich.onnx_minilm import cache_root
 
 OPSET = 18
 PAD_ROWS = 1  # the window: one token each side
-GRAPH_VERSION = 1  # bump when the graph changes: old cache files are then ignored
+GRAPH_VERSION = 2  # bump when the graph changes: old cache files are then ignored
+# Weights in 7 bits (as onnxruntime's reduce_range): on x86 CPUs without VNNI, the u8 x s8 kernel
+# adds pairs of products into 16 bits (vpmaddubsw), which 255 * 127 * 2 would overflow.
+WEIGHT_MAX = 63.0
 
 
 def _blocks(encode) -> list[tuple[object, object]] | None:
@@ -107,7 +110,7 @@ def encoder_graph(encode, int8: bool = True):
         prev, nxt = shifted(x, f"x{k}")
         window = node("Concat", [prev, x, nxt], f"win{k}", axis=1)  # [t-1 | t | t+1], as seq2col
         if int8:
-            col_scale = np.maximum(np.abs(weights).max(axis=0), 1e-12) / 127.0
+            col_scale = np.maximum(np.abs(weights).max(axis=0), 1e-12) / WEIGHT_MAX
             w_q = const(f"Wq{k}", np.round(weights / col_scale).astype(np.int8))
             # a window row's scale: the largest |value| of its three tokens
             row_max = node("ReduceMax", [node("Abs", [x], f"abs{k}"), axis1], f"rmax{k}", keepdims=1)
