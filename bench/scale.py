@@ -318,9 +318,11 @@ def report(rows: list[dict]) -> None:
     print("\n".join(lines))
 
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 4.4))
-    # Repeated runs ("..., run 2") are in the table only: one line per way of running in the plot.
-    series = sorted({_series(r) for r in rows if ", run " not in r.get("label", "")},
-                    key=lambda name: (name.startswith("naive"), name))
+    # The plot shows the first series, the latest labelled one and the naive way; the table keeps
+    # every row (earlier sessions' series, before/after pairs, repeated runs "..., run 2").
+    labelled = [_series(r) for r in rows if r.get("label") and ", run " not in r["label"] and r["way"] != "naive"]
+    shown = {"incremental", "naive", *labelled[-1:]}
+    series = sorted({_series(r) for r in rows} & shown, key=lambda name: (name.startswith("naive"), name))
     styles = {"naive": ("s--", "C3")}
     for k, name in enumerate(series):
         style, color = styles.get(name, ("o-", f"C{[0, 2, 1, 4, 5, 6, 8, 9][k % 8]}"))
