@@ -194,3 +194,34 @@ def test_parallel_enrichment_stores_what_sequential_does(examples: Path, tmp_pat
             ids = [a.id for a in store.articles()]
             stored[name] = {k: {**v, "timings": None} for k, v in store.enrichment(ids).items()}
     assert len(stored["one"]) == 5 and stored["one"] == stored["two"]
+
+
+def test_enrichment_workers_start_during_ingest_and_always_close(examples: Path, tmp_path: Path, monkeypatch) -> None:
+    """Once ingest has added enough articles for workers, they start loading spaCy while ingest
+    goes on; enrich uses and closes them, and a run that fails before enrich closes them too."""
+    from storyline.pipeline import Pipeline
+    from storyline.store import Store
+
+    config = quiet_config()
+    config.synthesize = False
+    config.enrich.workers, config.enrich.parallel_min_articles, config.enrich.chunk = 2, 3, 2
+    with Store(tmp_path / "a.db") as store:
+        pipeline = Pipeline(store, config)
+        pipeline.ingest([str(examples)])
+        workers = pipeline._enrich_workers
+        assert workers is not None  # 5 new articles >= 3
+        pipeline.embed()
+        pipeline.enrich()
+        assert pipeline._enrich_workers is None and not store.missing_enrichment()
+        with pytest.raises(RuntimeError):
+            workers.submit(int)  # shut down
+
+    def broken_embed(self) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Pipeline, "embed", broken_embed)
+    with Store(tmp_path / "b.db") as store:
+        pipeline = Pipeline(store, config)
+        with pytest.raises(OSError):
+            pipeline.run([str(examples)])
+        assert pipeline._enrich_workers is None

@@ -89,22 +89,31 @@ def enrich_to_dicts(articles: list[Article]) -> list[dict]:
     return [r.to_dict() for r in enrich_articles(articles)]
 
 
-@contextmanager
-def _enrich_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+def warm_enrichment() -> None:
+    """Worker-process task: load the enrichment models (spaCy, ~2 s) before the first chunk comes."""
+    from storyline.enrich.nlp import load_ner
+
+    load_ner()
+
+
+def _start_enrich_pool(workers: int) -> ProcessPoolExecutor:
     """Spawned workers (never forked from a process that runs onnxruntime and faiss threads), each
-    with one BLAS thread, so that two of them share two cores without oversubscribing."""
+    with one BLAS thread, so that two of them share two cores without oversubscribing; each starts
+    loading the models at once. The one-thread settings are in the environment only while the
+    workers are spawned (each ``submit`` spawns one while none is idle)."""
     saved = {k: os.environ.get(k) for k in _ONE_THREAD}
     os.environ.update(_ONE_THREAD)
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            pool.submit(int).result()  # start the workers while the one-thread settings are in force
-            yield pool
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        for _ in range(workers):
+            pool.submit(warm_enrichment)
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+    return pool
 
 
 _ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -137,6 +146,7 @@ class Pipeline:
         self.sentences = CachedEmbedder(self.embedder, store)
         self.article_model = article_model(self.config.embed)  # the store's key of article vectors
         self.summary = RunSummary()
+        self._enrich_workers: ProcessPoolExecutor | None = None
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -163,6 +173,7 @@ class Pipeline:
             for result in self.store.add_articles(batch):
                 setattr(self.summary, result, getattr(self.summary, result) + 1)
             batch.clear()
+            self._warm_enrich_pool(self.summary.new + self.summary.updated)
 
         seen: set[str] = set()
         for item in items:
@@ -206,8 +217,10 @@ class Pipeline:
         ids = self.store.missing_enrichment()
         task = self.progress.task("enrich", total=len(ids))
         chunks = [ids[i:i + cfg.chunk] for i in range(0, len(ids), cfg.chunk)]
-        if cfg.workers > 1 and len(ids) >= cfg.parallel_min_articles:
-            with _enrich_pool(cfg.workers) as pool:
+        self._warm_enrich_pool(len(ids))
+        if self._enrich_workers is not None:
+            pool = self._enrich_workers
+            try:
                 # A sliding window of chunks in flight (bounds memory on huge runs): a new chunk
                 # goes out as soon as the oldest comes back, before its results are stored, so
                 # the workers never wait for the store.
@@ -228,12 +241,27 @@ class Pipeline:
                     submit()
                     self.store.put_enrichment({a.id: d for a, d in zip(articles, dicts)})  # in order
                     task.advance(len(articles))
+            finally:
+                self._close_enrich_pool()
             return
         for chunk in chunks:
             articles = self.store.articles(chunk)
             results = enrich_articles(articles)
             self.store.put_enrichment({a.id: r.to_dict() for a, r in zip(articles, results)})
             task.advance(len(articles))
+
+    def _warm_enrich_pool(self, articles: int) -> None:
+        """Start the enrichment workers as soon as a run is sure to need them (``articles`` to
+        enrich): from ingest on, so that loading spaCy in each (~2 s) overlaps ingest, which
+        leaves one core idle."""
+        cfg = self.config.enrich
+        if self._enrich_workers is None and cfg.workers > 1 and articles >= cfg.parallel_min_articles:
+            self._enrich_workers = _start_enrich_pool(cfg.workers)
+
+    def _close_enrich_pool(self) -> None:
+        if self._enrich_workers is not None:
+            pool, self._enrich_workers = self._enrich_workers, None
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def cluster(self) -> ArticleFeatures | None:
         """Place the articles in no event yet among the open events (the hot set), then link
@@ -418,12 +446,15 @@ class Pipeline:
     # -- the whole run --------------------------------------------------------------------------
 
     def run(self, inputs: Sequence[str]) -> RunSummary:
-        with self.stage("ingest+clean"):
-            self.ingest(inputs)
-        with self.stage("embed"):
-            self.embed()
-        with self.stage("enrich"):
-            self.enrich()
+        try:
+            with self.stage("ingest+clean"):
+                self.ingest(inputs)
+            with self.stage("embed"):
+                self.embed()
+            with self.stage("enrich"):
+                self.enrich()
+        finally:
+            self._close_enrich_pool()  # started by ingest, normally closed by enrich
         with self.stage("cluster"):
             features = self.cluster()
         dirty = self.store.dirty_events()  # members changed: this run's, or a killed run's
