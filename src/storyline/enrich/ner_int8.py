@@ -4,8 +4,8 @@ en_core_web_sm's NER reads token vectors from its own tok2vec, whose context par
 residual blocks of (each token beside its two neighbours, 288 inputs) -> maxout (96 x 3 pieces)
 -> layer norm. Those four 288 x 288 matrix products are ~half of all enrichment time on news
 (``bench/enrich_speed.py``), and float32 OpenBLAS is already near this CPU's peak for them.
-Here the same weights run as an ONNX graph built in memory (no file, no export step) whose
-products are 8-bit integer ones (``MatMulInteger``, VNNI on CPUs that have it):
+Here the same weights run as an ONNX graph built from them (no export step, no other model
+file) whose products are 8-bit integer ones (``MatMulInteger``, VNNI on CPUs that have it):
 
 - weights: int8 in 7 bits (``WEIGHT_MAX``), one scale per output column (symmetric);
 - inputs: uint8, one scale per token row (zero point 128), from the largest magnitude among the
@@ -14,12 +14,12 @@ products are 8-bit integer ones (``MatMulInteger``, VNNI on CPUs that have it):
   is batched with, unlike ``quantize_dynamic``'s one scale per batch;
 - the maxout, layer norm and residual sums stay float32.
 
-Against float32: entity spans agree at 0.999 (precision and recall) on the dev sets and the
+Against float32: entity spans agree at 0.998-0.999 (precision and recall) on the dev sets and the
 synthetic corpus, for about half the NER time (README, "Entities, quotes and timelines").
 ``Int8Encoder.build`` returns None for a tok2vec laid out otherwise; the caller then keeps the
 model's own float32 layers.
 
-The graph is cached as ``$STORYLINE_CACHE/onnx/ner-<key>.onnx`` (see ``onnx_minilm.cache_root``),
+The graph is cached as ``$STORYLINE_CACHE/onnx/ner-int8-<key>.onnx`` (see ``onnx_minilm.cache_root``),
 the key hashing the weights and ``GRAPH_VERSION``: building it needs the ``onnx`` package, whose
 import alone takes 0.7 s, paid by every enrichment process otherwise.
 """
