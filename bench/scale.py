@@ -33,12 +33,15 @@ worktree.
     .venv/bin/python bench/scale.py embed            # the stores' article vectors as the current code reads them
     .venv/bin/python bench/scale.py probe --naive-sizes "" --src /tmp/before/src --label before
     .venv/bin/python bench/scale.py probe --naive-sizes "" --label after
+    .venv/bin/python bench/scale.py probe --naive-sizes "" --warm-workers --label "workers kept"
 
 ``tokens`` fills a built store's token cache (``article_tokens``: what the cluster stage keeps of
 each article it analysed, so that later runs read the hot set's tokens instead of analysing its
 texts again): a store built by the current pipeline has it; one built before has not, and its first
 run would analyse the whole hot set once. Code that predates the cache ignores the table.
-``--src`` runs the probe with another checkout's ``src`` (PYTHONPATH: the code before a change, run
+``--warm-workers`` starts the enrichment workers before the clock, as a long-running process (the
+feed watcher, ``Pipeline(keep_workers=True)``) keeps them between runs; without it they start
+inside the run. ``--src`` runs the probe with another checkout's ``src`` (PYTHONPATH: the code before a change, run
 back to back with the current code on the same stores); ``--label`` names the rows it writes
 (rows of other labels are kept).
 """
@@ -191,8 +194,10 @@ def build(sizes: list[int], resume: bool = False, lock: bool = True) -> None:
 
 # -- the probe --------------------------------------------------------------------------------------
 
-def probe_child(db: str, probe: str, out: str) -> None:
-    """Runs in a fresh process: one pipeline run adding the probe to the store."""
+def probe_child(db: str, probe: str, out: str, warm_workers: bool = False) -> None:
+    """Runs in a fresh process: one pipeline run adding the probe to the store. ``warm_workers``:
+    the enrichment workers are started (spaCy loaded) before the clock, as a long-running process
+    (the feed watcher) keeps them between runs."""
     import resource
 
     import storyline
@@ -205,11 +210,15 @@ def probe_child(db: str, probe: str, out: str) -> None:
     config.synthesize = False
     with Store(db) as store:
         before = store.article_count()
-        pipeline = Pipeline(store, config)
+        pipeline = Pipeline(store, config, keep_workers=True) if warm_workers else Pipeline(store, config)
         pipeline.embedder.encode(["warm up"])  # model loaded before the clock starts
+        if warm_workers:
+            pipeline.start_enrich_workers()
         t = time.perf_counter()
         summary = pipeline.run([probe])
         wall = time.perf_counter() - t
+        if warm_workers:
+            pipeline.close()
     Path(out).write_text(json.dumps({
         "code": str(Path(storyline.__file__).parent), "store_articles": before, "new": summary.new,
         "wall_s": wall, "stage_seconds": summary.stage_seconds,
@@ -259,7 +268,7 @@ def naive_tree() -> Path:
     return tree
 
 
-def probe(size: int, naive: bool, src: str | None = None, label: str = "") -> dict:
+def probe(size: int, naive: bool, src: str | None = None, label: str = "", warm_workers: bool = False) -> dict:
     rows = [json.loads(line) for line in (WORK / "stream.jsonl").open(encoding="utf-8")]
     probe_file = WORK / f"probe-{size}.jsonl"
     write_jsonl(probe_file, rows[size:size + PROBE])
@@ -274,7 +283,8 @@ def probe(size: int, naive: bool, src: str | None = None, label: str = "") -> di
         env["PYTHONPATH"] = str(Path(src).resolve())
     out = WORK / "probe-result.json"
     out.unlink(missing_ok=True)
-    subprocess.run([sys.executable, __file__, "_probe", str(copy), str(probe_file), str(out)], env=env, check=True)
+    subprocess.run([sys.executable, __file__, "_probe", str(copy), str(probe_file), str(out)]
+                   + (["warm"] if warm_workers else []), env=env, check=True)
     result = json.loads(out.read_text())
     if naive != ("naive-src" in result["code"]) or (src and not result["code"].startswith(str(Path(src).resolve()))):
         raise RuntimeError(f"ran the wrong code: {result['code']}")
@@ -355,7 +365,7 @@ def _series(row: dict) -> str:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_probe":
-        probe_child(*sys.argv[2:5])
+        probe_child(*sys.argv[2:5], warm_workers=sys.argv[5:6] == ["warm"])
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("command", choices=["build", "probe", "report", "tokens", "embed"])
@@ -366,6 +376,8 @@ def main() -> None:
                         help="build: do not take the heavy-jobs lock per chunk (run it under `nice -n 19` instead)")
     parser.add_argument("--src", default=None, help="probe: run this src folder (PYTHONPATH), e.g. the code before a change")
     parser.add_argument("--label", default="", help="probe: the label of the rows written (others are kept)")
+    parser.add_argument("--warm-workers", action="store_true",
+                        help="probe: start the enrichment workers before the clock, as the feed watcher keeps them")
     args = parser.parse_args()
     rows_file = WORK / "rows.json"
     if args.command == "build":
@@ -375,7 +387,7 @@ def main() -> None:
         for size in (int(s) for s in args.sizes.split(",") if s):
             rows = [r for r in rows if not (r["store_articles"] == size and r["way"] == "incremental"
                                             and r.get("label", "") == args.label)]
-            rows.append(probe(size, naive=False, src=args.src, label=args.label))
+            rows.append(probe(size, naive=False, src=args.src, label=args.label, warm_workers=args.warm_workers))
             rows_file.write_text(json.dumps(rows))
         for size in (int(s) for s in args.naive_sizes.split(",") if s):
             rows = [r for r in rows if not (r["store_articles"] == size and r["way"] == "naive")]

@@ -225,3 +225,39 @@ def test_enrichment_workers_start_during_ingest_and_always_close(examples: Path,
         with pytest.raises(OSError):
             pipeline.run([str(examples)])
         assert pipeline._enrich_workers is None
+
+
+def test_kept_enrichment_workers_serve_later_runs_until_closed(examples: Path, tmp_path: Path) -> None:
+    """A long-lived pipeline (the watcher's) keeps its workers between runs, even for a run too
+    small to start them, until close(); the results are those of a fresh pipeline."""
+    import shutil
+
+    from storyline.pipeline import Pipeline
+    from storyline.store import Store
+
+    config = quiet_config()
+    config.synthesize = False
+    config.enrich.workers, config.enrich.parallel_min_articles, config.enrich.chunk = 2, 3, 2
+    files = sorted(examples.glob("*.txt"))
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    for f in files[:3]:
+        shutil.copy(f, first)
+    for f in files[3:]:
+        shutil.copy(f, second)
+    with Store(tmp_path / "kept.db") as store:
+        pipeline = Pipeline(store, config, keep_workers=True)
+        pipeline.start_enrich_workers()
+        workers = pipeline._enrich_workers
+        pipeline.run([str(first)])
+        pipeline.run([str(second)])  # 2 new articles: under the threshold, the kept workers still serve
+        assert pipeline._enrich_workers is workers
+        pipeline.close()
+        assert pipeline._enrich_workers is None
+        kept = store.enrichment([a.id for a in store.articles()])
+    with Store(tmp_path / "fresh.db") as store:
+        Pipeline(store, config).run([str(first), str(second)])
+        fresh = store.enrichment([a.id for a in store.articles()])
+    assert len(kept) == 5
+    assert {k: {**v, "timings": None} for k, v in kept.items()} == {k: {**v, "timings": None} for k, v in fresh.items()}

@@ -20,7 +20,7 @@ import multiprocessing
 import os
 import time
 from collections import Counter, deque
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,24 +96,24 @@ def warm_enrichment() -> None:
     load_ner()
 
 
-def _start_enrich_pool(workers: int) -> ProcessPoolExecutor:
+def _start_enrich_pool(workers: int) -> tuple[ProcessPoolExecutor, list[Future]]:
     """Spawned workers (never forked from a process that runs onnxruntime and faiss threads), each
     with one BLAS thread, so that two of them share two cores without oversubscribing; each starts
     loading the models at once. The one-thread settings are in the environment only while the
-    workers are spawned (each ``submit`` spawns one while none is idle)."""
+    workers are spawned (each ``submit`` spawns one while none is idle). Returns the pool and the
+    futures of the models' loading."""
     saved = {k: os.environ.get(k) for k in _ONE_THREAD}
     os.environ.update(_ONE_THREAD)
     try:
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-        for _ in range(workers):
-            pool.submit(warm_enrichment)
+        loading = [pool.submit(warm_enrichment) for _ in range(workers)]
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    return pool
+    return pool, loading
 
 
 _ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -138,7 +138,8 @@ def embedding_text(article: Article) -> str:
 class Pipeline:
     """Runs the stages over one store. Holds the models so a long-lived process loads them once."""
 
-    def __init__(self, store: Store, config: Config | None = None, progress: Progress | None = None) -> None:
+    def __init__(self, store: Store, config: Config | None = None, progress: Progress | None = None,
+                 keep_workers: bool = False) -> None:
         self.store = store
         self.config = config or Config()
         self.progress = progress or Progress(enabled=False)
@@ -146,6 +147,9 @@ class Pipeline:
         self.sentences = CachedEmbedder(self.embedder, store)
         self.article_model = article_model(self.config.embed)  # the store's key of article vectors
         self.summary = RunSummary()
+        # A long-lived owner (the feed watcher) keeps the enrichment workers between runs, spaCy
+        # loaded, and calls close(); otherwise they live from ingest to the end of enrich.
+        self.keep_workers = keep_workers
         self._enrich_workers: ProcessPoolExecutor | None = None
 
     @contextmanager
@@ -220,6 +224,7 @@ class Pipeline:
         self._warm_enrich_pool(len(ids))
         if self._enrich_workers is not None:
             pool = self._enrich_workers
+            done = False
             try:
                 # A sliding window of chunks in flight (bounds memory on huge runs): a new chunk
                 # goes out as soon as the oldest comes back, before its results are stored, so
@@ -241,8 +246,10 @@ class Pipeline:
                     submit()
                     self.store.put_enrichment({a.id: d for a, d in zip(articles, dicts)})  # in order
                     task.advance(len(articles))
+                done = True
             finally:
-                self._close_enrich_pool()
+                if not (done and self.keep_workers):  # a pool that failed is never kept
+                    self._close_enrich_pool()
             return
         for chunk in chunks:
             articles = self.store.articles(chunk)
@@ -256,12 +263,25 @@ class Pipeline:
         leaves one core idle."""
         cfg = self.config.enrich
         if self._enrich_workers is None and cfg.workers > 1 and articles >= cfg.parallel_min_articles:
-            self._enrich_workers = _start_enrich_pool(cfg.workers)
+            self._enrich_workers, _loading = _start_enrich_pool(cfg.workers)
+
+    def start_enrich_workers(self) -> None:
+        """Start the enrichment workers now and wait until each has loaded the models (a
+        long-lived process that will enrich large batches; see ``keep_workers``)."""
+        cfg = self.config.enrich
+        if self._enrich_workers is None and cfg.workers > 1:
+            self._enrich_workers, loading = _start_enrich_pool(cfg.workers)
+            for future in loading:
+                future.result()
 
     def _close_enrich_pool(self) -> None:
         if self._enrich_workers is not None:
             pool, self._enrich_workers = self._enrich_workers, None
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the enrichment workers, if any (the store is the caller's)."""
+        self._close_enrich_pool()
 
     def cluster(self) -> ArticleFeatures | None:
         """Place the articles in no event yet among the open events (the hot set), then link
@@ -454,7 +474,8 @@ class Pipeline:
             with self.stage("enrich"):
                 self.enrich()
         finally:
-            self._close_enrich_pool()  # started by ingest, normally closed by enrich
+            if not self.keep_workers:
+                self._close_enrich_pool()  # started by ingest, normally closed by enrich
         with self.stage("cluster"):
             features = self.cluster()
         dirty = self.store.dirty_events()  # members changed: this run's, or a killed run's

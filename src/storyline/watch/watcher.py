@@ -141,12 +141,15 @@ class Watcher:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        if self._pipeline is not None:
+            self._pipeline.close()
         self.store.close()
 
     @property
     def pipeline(self) -> WatchPipeline:
-        if self._pipeline is None:  # loads the models on first use only, then keeps them
-            self._pipeline = WatchPipeline(self.store, self.config, Progress(enabled=False))
+        if self._pipeline is None:  # loads the models on first use only, then keeps them (and the
+            # enrichment workers, from the first cycle large enough to start them)
+            self._pipeline = WatchPipeline(self.store, self.config, Progress(enabled=False), keep_workers=True)
         return self._pipeline
 
     # -- the loop -------------------------------------------------------------------------------
