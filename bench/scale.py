@@ -210,6 +210,7 @@ def probe_child(db: str, probe: str, out: str, warm_workers: bool = False) -> No
     config.synthesize = False
     with Store(db) as store:
         before = store.article_count()
+        # (code from before the seventh session, run with --src, has no keep_workers)
         pipeline = Pipeline(store, config, keep_workers=True) if warm_workers else Pipeline(store, config)
         pipeline.embedder.encode(["warm up"])  # model loaded before the clock starts
         if warm_workers:
