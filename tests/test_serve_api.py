@@ -330,7 +330,12 @@ def test_post_body_limit(seeds_store):
         assert r.status_code == 413 and "at most 3" in r.json()["detail"]
 
 
-def test_post_adds_articles_and_updates_events(store_copy):
+def test_post_adds_articles_and_updates_events(store_copy, monkeypatch):
+    from storyline.serve.ingest import DocumentPipeline
+
+    closed = []  # the app's one ingest pipeline keeps its enrichment workers until shutdown
+    close = DocumentPipeline.close
+    monkeypatch.setattr(DocumentPipeline, "close", lambda self: (closed.append(self.keep_workers), close(self)))
     app = create_app(store_copy, token=TOKEN, warm=False)
     auth = {"Authorization": f"Bearer {TOKEN}"}
     batch = [
@@ -364,6 +369,8 @@ def test_post_adds_articles_and_updates_events(store_copy):
         # the same article again changes nothing
         r = c.post("/articles", json=batch[1], headers={"X-Storyline-Token": TOKEN})
         assert r.status_code == 200 and r.json()["unchanged"] == 1
+        assert closed == []
+    assert closed == [True]
 
 
 def test_script_in_title_and_text_shows_as_text_everywhere(store_copy):

@@ -212,6 +212,8 @@ def create_app(db_path: str | Path, token: str | None = None, *, max_body: int =
         try:
             yield
         finally:
+            if state["pipeline"] is not None:
+                state["pipeline"].close()
             repo.close()
 
     app = FastAPI(
@@ -589,7 +591,9 @@ def create_app(db_path: str | Path, token: str | None = None, *, max_body: int =
             raise HTTPException(422, {"message": "nothing was added: fix these records", "problems": problems})
         with write_lock, repo.write_lock:
             if state["pipeline"] is None:
-                p = DocumentPipeline(repo.writer, config)
+                # one pipeline for the app's life: models loaded once, and the enrichment workers
+                # kept from the first batch large enough to start them (closed at shutdown)
+                p = DocumentPipeline(repo.writer, config, keep_workers=True)
                 if embedder is not None:
                     p.embedder = embedder
                     p.sentences = CachedEmbedder(embedder, repo.writer)
