@@ -210,20 +210,17 @@ class Int8Encoder:
         """The encoder for thinc layer ``encode``, or None when its layout is not the expected one
         or the graph's output is not close to thinc's on a probe input (a damaged cache file is
         replaced by a fresh graph first)."""
-        cached = cached_graph(encode, int8, cache_dir)
-        if cached is None:
+        if _blocks(encode) is None:
             return None
         probe = [np.random.default_rng(0).standard_normal((n, encode.get_dim("nO"))).astype(np.float32) for n in (1, 7)]
         want = encode.predict(probe)
         for fresh in (False, True):
             try:
-                out = cls(encode, encoder_graph(encode, int8).SerializeToString() if fresh else cached)
+                out = cls(encode, cached_graph(encode, int8, cache_dir, replace=fresh))
                 got = out.predict(probe)
             except Exception:  # noqa: BLE001 - onnxruntime's errors for an unreadable model vary
                 continue
             if all(w.shape == g.shape and np.abs(w - g).max() <= 0.25 for w, g in zip(want, got)):
-                if fresh:
-                    cached_graph(encode, int8, cache_dir, replace=True)
                 return out
         return None
 
