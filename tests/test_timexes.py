@@ -160,28 +160,55 @@ def test_month_without_year_is_ordered_before_this_weeks_happenings_in_undated_a
     assert not any(t["resolved"] for t in ev.timeline)
 
 
+EXPRESSIONS = [
+    "Talks on 2025-02-17, on February 17, 2025, on 17th Feb. 2025, in Sept 2024 and on Dec. 3rd.",
+    "It began nearly three years ago, a few days after, just over 12 months into the war, an hour on.",
+    "Last week, this month, earlier this year, later this week, the past weekend, next year.",
+    "On Monday, last Friday's talks, next Sunday, early Tuesday, late Thursday, Saturday's vote.",
+    "Yesterday, today, tonight and tomorrow; in August, since March, by June, mid-July, through May.",
+    "In 2022, since 1999, by 2030, until 2024, of 2019, from 2010; May he go? Janet marched in Marseille.",
+    "AN HOUR AGO, A DAY AGO, TWO WEEKS AGO, SEVERAL MONTHS AGO, ON MONDAY, IN JANUARY, 3 Days Ago.",
+]
+
+
+def _texts_with_expressions() -> list[str]:
+    from pathlib import Path
+
+    seeds = Path(__file__).resolve().parent.parent / "examples"
+    return EXPRESSIONS + [p.read_text(encoding="utf-8") for p in sorted(seeds.glob("*.txt"))]
+
+
 def test_first_word_look_ahead_changes_no_match():
     """TIMEX_RX's look-ahead on an alternative's first word only turns away positions where no
     alternative can match: the same matches as the pattern without it, on every kind of expression
     and on the seeds."""
     import re
-    from pathlib import Path
 
     from storyline.enrich.timexes import _FIRST_WORD, TIMEX_RX
 
     plain = re.compile(TIMEX_RX.pattern.replace(_FIRST_WORD, "", 1), TIMEX_RX.flags)
     assert plain.pattern != TIMEX_RX.pattern
-    texts = [
-        "Talks on 2025-02-17, on February 17, 2025, on 17th Feb. 2025, in Sept 2024 and on Dec. 3rd.",
-        "It began nearly three years ago, a few days after, just over 12 months into the war, an hour on.",
-        "Last week, this month, earlier this year, later this week, the past weekend, next year.",
-        "On Monday, last Friday's talks, next Sunday, early Tuesday, late Thursday, Saturday's vote.",
-        "Yesterday, today, tonight and tomorrow; in August, since March, by June, mid-July, through May.",
-        "In 2022, since 1999, by 2030, until 2024, of 2019, from 2010; May he go? Janet marched in Marseille.",
-        "AN HOUR AGO, A DAY AGO, TWO WEEKS AGO, SEVERAL MONTHS AGO, ON MONDAY, IN JANUARY, 3 Days Ago.",
-    ]
-    seeds = Path(__file__).resolve().parent.parent / "examples"
-    texts += [p.read_text(encoding="utf-8") for p in sorted(seeds.glob("*.txt"))]
-    for text in texts:
+    for text in _texts_with_expressions():
         assert [m.group(0) for m in TIMEX_RX.finditer(text)] == [m.group(0) for m in plain.finditer(text)], text
         assert [m.span() for m in TIMEX_RX.finditer(text)] == [m.span() for m in plain.finditer(text)]
+
+
+def test_scanning_around_anchors_changes_no_match():
+    """``scan_timexes`` scans only near digits, month names and day/week/month/year words: the same
+    matches as scanning the whole text, also where whitespace runs long, where a month name's
+    lookahead reads past a region's end, with non-ASCII digits and letters that re.I folds to ASCII."""
+    from storyline.enrich.timexes import TIMEX_RX, _anchor_regions, scan_timexes
+
+    odd = [
+        "in  \n\n  August   \n 5 and in August\t\t\t2024", "\u017feptember 5, 2020 and on \u0130stanbul day",
+        "last   \t week", "just over   a few\n\n\nmonths ago", "Feb.  24 ,  2022", "since \u0661\u0662 days ago",
+        "", "no time here at all", "2024", "yesterday", "mid-July 12", "Dec.\n\n\n\n3rd, 2019 — \u212aeek",
+        " ".join(["filler"] * 50 + ["more than twelve"] + ["\n"] * 30 + ["weeks ago"] + ["x"] * 9),
+    ]
+    texts = _texts_with_expressions() + odd
+    texts.append(" ".join(texts))
+    for text in texts:
+        assert [m.span() for m in scan_timexes(text)] == [m.span() for m in TIMEX_RX.finditer(text)], text
+    # and it does skip most of a news text
+    seeds = _texts_with_expressions()[len(EXPRESSIONS):]
+    assert sum(b - a for s in seeds for a, b in _anchor_regions(s)) < 0.6 * sum(len(s) for s in seeds)

@@ -57,6 +57,58 @@ TIMEX_RX = re.compile(
     r"|(?P<yr>\b(?P<ypre>in|since|by|until|of|from)\s+(?P<y5>(?:19|20)\d{2})\b))",
     re.I,
 )
+# Every match of TIMEX_RX holds a digit, a full month name (abbreviations only ever come with a
+# day or year), "day" (weekdays, yesterday, today, N days), week, month, year, tomorrow or tonight,
+# and starts at most 4 words before and ends at most 2 words after the word that holds it ("just
+# over a few days ago", "Feb. 24, 2022"). So TIMEX_RX need only scan the text within 4 words before
+# and 3 after such an anchor: a fifth of a news text, found with str.find, gives the scan's very
+# matches at ~0.4x its time (a test compares them on every kind of expression).
+_ANCHOR_WORDS = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december", "day", "week", "month", "year", "tomorrow", "tonight",
+)
+_DIGITS = re.compile(r"\d+")
+_WORDS_AFTER = re.compile(r"\S*(?:\s+\S+){0,3}")
+_WORDS_BEFORE = re.compile(r"\S*(?:\s+\S+){0,4}")  # matched on the reversed text
+# letters that re.IGNORECASE equates with an ASCII letter but str.lower() does not turn into one
+_FOLDS_TO_ASCII = ("\u0131", "\u017f", "\u212a")
+
+
+def _anchor_regions(text: str) -> list[list[int]]:
+    """[start, end) character spans of ``text`` outside which TIMEX_RX cannot match, merged."""
+    low = text.lower()
+    if len(low) != len(text) or any(c in text for c in _FOLDS_TO_ASCII):
+        return [[0, len(text)]]  # positions would not map, or an anchor could hide: scan everything
+    anchors = [m.start() for m in _DIGITS.finditer(text)]
+    for word in _ANCHOR_WORDS:
+        i = low.find(word)
+        while i >= 0:
+            anchors.append(i)
+            i = low.find(word, i + 1)
+    anchors.sort()
+    n, reverse = len(text), None
+    out: list[list[int]] = []
+    for p in anchors:
+        end = _WORDS_AFTER.match(text, p).end()
+        if out and p <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], end)
+            continue
+        reverse = text[::-1] if reverse is None else reverse
+        start = n - _WORDS_BEFORE.match(reverse, n - p).end()
+        if out and start <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], end)
+        else:
+            out.append([start, end])
+    return out
+
+
+def scan_timexes(text: str):
+    """``TIMEX_RX.finditer(text)``, the same matches, scanning only around anchors. A region's end
+    is a word's end, where the truncated string's end reads as the whitespace after it does."""
+    for a, b in _anchor_regions(text):
+        yield from TIMEX_RX.finditer(text, a, b)
+
+
 FUTURE_RX = re.compile(
     r"\b(?:will|would|won[’']t|’ll|'ll|due|scheduled|set to|expected|expects|plans?|planned|planning|"
     r"going to|upcoming|next (?:week|month|year)|before heading|heading|to travel|to visit|to meet|"
@@ -106,7 +158,7 @@ def _is_future(text: str, start: int, end: int) -> bool:
 def find_timexes(text: str, limit: int = 500) -> list[Timex]:
     """Time expressions of a text, unresolved (absolute ones get their value)."""
     out: list[Timex] = []
-    for m in TIMEX_RX.finditer(text):
+    for m in scan_timexes(text):
         if len(out) >= limit:
             break
         g = m.groupdict()
