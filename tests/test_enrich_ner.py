@@ -95,3 +95,27 @@ def test_openblas_ops_give_the_entities_of_thincs_default_ops():
 
     assert ents(ours) == ents(plain)
     assert sum(map(len, ents(ours))) > 50
+
+
+def test_sentence_end_pattern_finds_what_testing_every_position_found():
+    """SENTENCE_END reads its abbreviation look-behinds only at a mark: the same sentence ends as
+    the pattern that tested them before every character (kept here as the reference), for
+    nlp's runs and for timexes' one-newline variant."""
+    import re
+
+    from storyline.enrich.timexes import _BOUND
+
+    reference = (
+        r"(?<![A-Z])(?<!\b(?:Mr|Ms|Dr|St|Jr|Sr|vs))(?<!\bMrs)(?<!\b(?:Gen|Sen|Rep|Gov|Jan|Feb|Mar|Apr|Jun|Jul|"
+        r"Aug|Sep|Oct|Nov|Dec))(?<!Sept)[.!?][\"”’)]*\s+(?=[A-Z“\"‘])"
+    )
+    texts = [
+        "Mr. Smith met Dr. Jones. Mrs. Brown left! Gen. Patton? Sept. 5 came. In Feb. 2020 the U.S. Army "
+        "went.\n\n\nJ.D. Vance spoke.  “Yes.” He said.) Then (it) ended. vs. Them. St. Louis. Jr. Sr. OK.",
+        "A.\nB!\n\nC?  \"D.\" ‘E’. “F”.\t\tG. Apr. May. Sep. x. Y", "", "...", "\n", "no end here",
+    ]
+    texts += [p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.txt"))]
+    for pattern, newline in ((nlp.SENTENCE_END, r"|\n+"), (_BOUND, r"|\n")):
+        old = re.compile(reference + newline)
+        for text in texts:
+            assert [m.span() for m in pattern.finditer(text)] == [m.span() for m in old.finditer(text)], text

@@ -21,6 +21,8 @@ import re
 from functools import lru_cache
 from dataclasses import asdict, dataclass
 
+from storyline.enrich.nlp import SENTENCE_END
+
 MONTHS = {
     "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4, "april": 4,
     "may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8, "sep": 9,
@@ -366,7 +368,8 @@ _STOP = {"since", "after", "before", "their", "there", "which", "would", "could"
          "months", "weeks", "nearly", "almost", "between", "still", "first", "other", "where"}
 
 
-_BOUND = re.compile(r"(?<![A-Z])(?<!\b(?:Mr|Ms|Dr|St|Jr|Sr|vs))(?<!\bMrs)(?<!\b(?:Gen|Sen|Rep|Gov|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Oct|Nov|Dec))(?<!Sept)[.!?][\"”’)]*\s+(?=[A-Z“\"‘])|\n")
+# nlp's sentence end, one newline at a time
+_BOUND = re.compile(SENTENCE_END.pattern.replace(r"(?<=\n)\n*)", r"(?<=\n))"))
 
 
 @lru_cache(maxsize=4096)  # asked three times per time expression (happenings, their text)
