@@ -50,6 +50,22 @@ def test_int8_vectors_are_close_and_do_not_depend_on_the_batch():
         assert np.array_equal(int8.predict([vectors[i]])[0], batch[i])
 
 
+def test_slicing_a_batch_changes_no_output_bit(monkeypatch):
+    """The encoder runs a batch in slices of about SLICE_TOKENS tokens: one slice, one Doc per
+    slice and slices in between give the same vectors bit for bit."""
+    from storyline.enrich import ner_int8
+
+    encode, vectors = _encoder_and_inputs()
+    int8 = Int8Encoder.build(encode)
+    outputs = []
+    for limit in (10**9, 700, 1):
+        monkeypatch.setattr(ner_int8, "SLICE_TOKENS", limit)
+        outputs.append(int8.predict(vectors))
+    assert sum(len(v) for v in vectors) > 2 * 700 and len(outputs[0]) == len(vectors)
+    for other in outputs[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(outputs[0], other))
+
+
 def test_int8_entities_agree_with_spacys():
     ner = nlp.load_nlp().get_pipe("ner")
     tokenizer = nlp.load_nlp().tokenizer
