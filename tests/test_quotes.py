@@ -250,3 +250,23 @@ def test_short_quote_inside_a_longer_one_of_the_same_article_stays_apart():
 def test_attribution_sentence_after_a_quote_with_an_apposition():
     q = find(quotes_of("Intro.\n“We will not back down.” Jane Smith, a Republican senator, said.\nNext."), "back down")
     assert q.speaker == "Jane Smith"
+
+
+def test_cue_shortcuts_agree_with_the_cue_patterns():
+    """The set lookup for a cue token and the tail-only search for a cue that ends the text before
+    a quote give what CUE_RX.fullmatch and _CUE_END_RX.search give, on the seeds' tokens and on
+    every window before a mark, long whitespace and re.I's non-ASCII folds included."""
+    import re
+
+    from storyline.enrich import quotes as q
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.txt"))]
+    texts += ["he \u017faid", "He SAID", "well-said", "said   \n\n reporters  \n", "she told" + " " * 200 + "reporters ",
+              "Trump went on", "and then " * 20 + "went  on", "It shot back at him"]
+    tokens = {t for text in texts for t in q._WORD.findall(text)}
+    assert any(q._is_cue_word(t) for t in tokens)
+    assert all(q._is_cue_word(t) == bool(q.CUE_RX.fullmatch(t)) for t in tokens)
+    lefts = [text[max(0, m.start() - w) : m.start()] for text in texts for m in re.finditer(r"[“\"]", text)
+             for w in (300, 40)] + texts
+    assert sum(q._ends_with_cue(left) for left in lefts) > 5
+    assert all(q._ends_with_cue(left) == bool(q._CUE_END_RX.search(left)) for left in lefts)

@@ -69,6 +69,15 @@ CUES = (
     "acknowledges|argues|contends|contended|observes|stresses|stressed|adds|wrote|writes"
 )
 CUE_RX = re.compile(r"\b(?:" + CUES + r")\b|\baccording to\b", re.I)
+_ONE_WORD_CUES = frozenset(c for c in CUES.split("|") if " " not in c)
+
+
+def _is_cue_word(token: str) -> bool:
+    """``CUE_RX.fullmatch(token)`` for a token without spaces, as a set lookup for ASCII tokens
+    (re.I also folds a few non-ASCII letters, such as the long s, into ASCII ones)."""
+    if token.isascii():
+        return token.lower() in _ONE_WORD_CUES
+    return CUE_RX.fullmatch(token) is not None
 PARTICIPLE = re.compile(r"ing$")
 _SENT_END = re.compile(r"[.!?…]+[\"”’)]*\s+|\n+")
 _ABBREV = re.compile(
@@ -551,7 +560,7 @@ def _cue_at(toks, i) -> str | None:
     if (t.lower() in {"shot", "fired", "hit", "struck"} and nxt == "back") or (
         t.lower() in {"went", "goes", "going"} and nxt == "on") or (t.lower() in {"pointed", "points"} and nxt == "out"):
         return t + " " + nxt
-    if CUE_RX.fullmatch(t):
+    if _is_cue_word(t):
         return t
     return None
 
@@ -654,6 +663,18 @@ _CUE_END_RX = re.compile(
     r"\b(?:" + "|".join(c for c in CUES.split("|") if c not in _NAMING) + r")"
     r"(?:\s+(?:reporters|journalists|him|her|them|us|me|back|out|on))?\s*$", re.I
 )
+
+
+def _ends_with_cue(left: str) -> bool:
+    """``_CUE_END_RX.search(left)``, read from the last words only: a match spans at most three
+    (a cue of one or two words and its object) and the whitespace after them, and searching every
+    position of a 300-character window was a quarter of the quote stage."""
+    pos = max(0, len(left) - 80)
+    if pos and len(left[pos:].split()) < 4:
+        pos = 0  # long runs of whitespace: read it all
+    return _CUE_END_RX.search(left, pos) is not None
+
+
 _SUBORD = re.compile(r"\b(?:that|because|if|when|while|whether|how|what|why|where)\b", re.I)
 
 
@@ -676,7 +697,7 @@ def _attribute(ctx: _Ctx, qs: int, qe: int, prev: "Quote | None", next_start: in
     left_start = max(ss, qs - WINDOW)
     left = masked[left_start:qs]
     lstrip = left.strip()
-    partial = bool(lstrip) and not _CUE_END_RX.search(left) and (
+    partial = bool(lstrip) and not _ends_with_cue(left) and (
         not re.search(r"[:,—–]\s*$", left)
         or bool(re.search(r"\bthat,\s*$", left))
         or (left.rstrip().endswith(",") and (not CUE_RX.search(left) or _embedded_after_cue(left)))
@@ -749,7 +770,7 @@ def _introduces_next(ctx: _Ctx, qs: int, qe: int, next_start: int) -> bool:
 def _first_np(toks):
     out = []
     for t in toks:
-        if t[0] in {",", ";", ":"} or CUE_RX.fullmatch(t[0]):
+        if t[0] in {",", ";", ":"} or _is_cue_word(t[0]):
             break
         out.append(t)
     return out
