@@ -129,6 +129,7 @@ def fold_surname(s: str) -> str:
     return s
 
 
+@lru_cache(maxsize=65536)  # asked ~100 times an article, mostly for the same few names
 def clean_surface(text: str) -> str:
     t = _WS.sub(" ", text.replace("[", "").replace("]", "").strip(" \t\n,;:.—–-\"“”‘’'()"))
     t = _POSS.sub("", t).strip()
@@ -137,6 +138,7 @@ def clean_surface(text: str) -> str:
     return t
 
 
+@lru_cache(maxsize=65536)
 def strip_titles(name: str) -> str:
     """'French President Emmanuel Macron' -> 'Emmanuel Macron'; 'Mr Trump' -> 'Trump'."""
     toks = name.split(" ")
