@@ -666,15 +666,19 @@ _CUE_END_RX = re.compile(
 
 
 def _ends_with_cue(left: str) -> bool:
-    """``_CUE_END_RX.search(left)``, read from the last words only: a match spans at most three
-    (a cue of one or two words and its object) and the whitespace after them, and searching every
-    position of a 300-character window was a quarter of the quote stage."""
-    pos = max(0, len(left) - 80)
-    if pos and len(left[pos:].split()) < 4:
-        pos = 0  # long runs of whitespace: read it all
-    return _CUE_END_RX.search(left, pos) is not None
+    """``_CUE_END_RX.search(left)``, read from the last three words only: a match spans at most
+    three (a cue of one or two words and its object) and the whitespace after them. An ASCII tail
+    is lowercased and searched without re.I, where re skips to a cue's first letter in C
+    (searching every position of a 300-character window with re.I was a quarter of the quote stage)."""
+    rest = left.rsplit(None, 3)
+    start = len(left) - len(left[len(rest[0]):].lstrip()) if len(rest) == 4 else 0  # the third-last word
+    tail = left[start:]
+    if tail.isascii():
+        return _CUE_END_LOWER.search(tail.lower()) is not None
+    return _CUE_END_RX.search(left, start) is not None
 
 
+_CUE_END_LOWER = re.compile(_CUE_END_RX.pattern)  # for lowercased ASCII text: the same matches
 _SUBORD = re.compile(r"\b(?:that|because|if|when|while|whether|how|what|why|where)\b", re.I)
 
 
