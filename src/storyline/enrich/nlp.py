@@ -257,15 +257,18 @@ def _ner_pieces(pieces, n: int, batch_size: int) -> list[list[tuple[int, int, st
     for b in range(0, len(pieces), batch_size):
         batch = pieces[b : b + batch_size]
         docs = list(tokenizer.pipe(p for _, p, _ in batch))
-        for (i, _, where), doc, ents in zip(batch, docs, ner(docs)):
+        for (i, piece, where), doc, ents in zip(batch, docs, ner(docs)):
+            if not ents:
+                continue
             starts = [w[0] for w in where]
+            offsets = doc.to_array(["IDX", "LENGTH"]).tolist()  # per token: first character, length
             for s, e, label in ents:
-                span = doc[s:e]
-                j = bisect_right(starts, span.start_char) - 1
-                if j + 1 < len(starts) and span.end_char > starts[j + 1]:
+                start_char, end_char = offsets[s][0], offsets[e - 1][0] + offsets[e - 1][1]  # Span's, read in bulk
+                j = bisect_right(starts, start_char) - 1
+                if j + 1 < len(starts) and end_char > starts[j + 1]:
                     continue  # across two windows (rare: a window ends 3 words after a possible name)
                 shift = where[j][1] - where[j][0]
-                out[i].append((span.start_char + shift, span.end_char + shift, label, span.text))
+                out[i].append((start_char + shift, end_char + shift, label, piece[start_char:end_char]))
     return out
 
 
