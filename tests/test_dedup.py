@@ -237,3 +237,94 @@ def test_pipeline_sentence_vectors_are_each_articles_in_order(tmp_path, monkeypa
     assert [g.shape for g in got] == [a.shape for a in alone] and got[1].shape == (0, 384)
     for g, a in zip(got, alone):  # read back from the cache: the same vectors
         assert np.array_equal(g, a)
+
+
+def _made_up_world(seed_: int = 7):
+    """Articles of four made-up events whose sentences are drawn from each event's pool, with
+    made-up document and sentence vectors (as in the test above): rewrites without a model."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(seed_)
+    np_rng = np.random.default_rng(seed_)
+    pool = [f"The {w} council said {x} residents would vote on the {y} plan next week."
+            for w in ("city", "county", "state", "port") for x in ("many", "few", "all") for y in ("bridge", "tax")]
+    direction = {s: v / np.linalg.norm(v) for s, v in zip(pool, np_rng.normal(size=(len(pool), 16)))}
+    # Each ends in a unique sign-off of short lines (below MIN_SENTENCE_WORDS: unseen by the rewrite
+    # check) so that few are near copies of one another.
+    events = [[article(f"e{e}-{k}", " ".join(rng.sample(pool[e * 5:e * 5 + 9], rng.randint(2, 6)))
+                       + "".join(f" Desk {e}{k} line {n}." for n in range(8)))
+               for k in range(9)] for e in range(4)]
+
+    def doc_vector(a: Article) -> np.ndarray:
+        v = np.ones(16) + 0.3 * np.random.default_rng(int(a.content_hash[:8], 16)).normal(size=16)
+        return v / np.linalg.norm(v)
+
+    def sentence_vectors(arts):
+        out = []
+        for a in arts:
+            noise = np.random.default_rng(int(a.content_hash[:8], 16)).normal(scale=0.15, size=16)
+            vs = [direction[s] + noise for s in article_sentences(a)]
+            out.append(np.array([v / np.linalg.norm(v) for v in vs], dtype=np.float32).reshape(-1, 16))
+        return out
+
+    return events, doc_vector, sentence_vectors
+
+
+def test_incremental_rewrite_checks_give_the_links_of_a_check_from_scratch(tmp_path: Path, monkeypatch) -> None:
+    """Runs in which events grow, lose members to others and have a member's text changed: after each,
+    the pipeline's links (re-testing only articles whose check key changed) are those of a check of
+    every member of every event from scratch, and later runs do skip articles."""
+    import numpy as np
+
+    from storyline import pipeline as pipeline_module
+    from storyline.config import Config
+    from storyline.pipeline import Pipeline
+    from storyline.records import Event
+    from storyline.store import Store
+
+    world, doc_vector, sentence_vectors = _made_up_world()
+    moved, left = world[0][6], world[0][7]  # to event 1, ahead of its later members; to an event of its own
+    changed = article("e2-2", world[2][4].text + " Updated.")  # in the last run: e2-5 rewrites it now
+    runs = [  # each run lists every event, as the pipeline's clustering assigns every article to one
+        [ev[:5] for ev in world],
+        [[a for a in world[0] if a not in (moved, left)], world[1][:5] + [moved] + world[1][5:], world[2][:7],
+         world[3] + [article("e3-copy", world[3][2].text)], [left]],
+        [world[0][:6], world[1][:5] + [moved] + world[1][5:], world[2][:2] + [changed] + world[2][3:],
+         world[3] + [article("e3-copy", world[3][2].text)], [left, world[0][8]]],
+    ]
+    settled_sizes: list[int] = []
+    real_find = pipeline_module.find_rewrites
+
+    def spy(*args, **kwargs):
+        settled_sizes.append(len(args[5] if len(args) > 5 else kwargs.get("settled", ())))
+        return real_find(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "find_rewrites", spy)
+    config = Config()
+    config.progress = False
+    with Store(tmp_path / "s.db") as store:
+        pipe = Pipeline(store, config)
+        monkeypatch.setattr(pipe, "sentence_vectors", sentence_vectors)
+        for n, events in enumerate(runs):
+            arts = [a for ev in events for a in ev]
+            store.add_articles(arts)
+            store.put_embeddings(pipe.article_model, [a.id for a in arts],
+                                 np.array([doc_vector(a) for a in arts], dtype=np.float32))
+            # Members in arrival order, as the store lists them.
+            seq = {a.id: k for k, a in enumerate(store.articles([a.id for a in arts]))}
+            events = [sorted(ev, key=lambda a: seq[a.id]) for ev in events]
+            pipe.dedup(None, [Event(id=f"r{n}-{k}", article_ids=[a.id for a in ev]) for k, ev in enumerate(events)])
+            got = sorted((d.article_id, d.of_id, d.score) for d in store.duplicates() if d.kind == "rewrite")
+            everything = [a.id for ev in events for a in ev]
+            stored = {a.id: a for a in store.articles(everything)}
+
+            def docs(members):
+                return np.array([doc_vector(a) for a in members], dtype=np.float32)
+
+            scratch = real_find([[stored[a.id] for a in ev] for ev in events], docs, sentence_vectors,
+                                store.copy_ids(everything), config.dedup)
+            assert got == sorted((d.article_id, d.of_id, d.score) for d in scratch), f"run {n}"
+            assert got and (n == 0 or "e3-copy" in store.copy_ids(everything))
+    assert settled_sizes[0] == 0 and all(settled_sizes[1:])  # later runs skipped some articles

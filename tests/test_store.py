@@ -560,3 +560,17 @@ def test_minhash_tables_and_copy_links(store):
     assert store.duplicate_counts() == {"exact": 1, "rewrite": 1}
     store.replace_rewrites(["b", "c"], [])  # rewrites go, the copy stays
     assert store.duplicate_counts() == {"exact": 1}
+
+
+def test_rewrite_check_keys_go_with_their_links(store):
+    """Keys are replaced with the links of the articles checked, and dropped when the article's text
+    changes or all links are replaced (the links they vouch for are gone)."""
+    store.add_articles([art("a", "First text."), art("b", "Second text."), art("c", "Third text.")])
+    store.replace_rewrites(["a", "b", "c"], [DuplicateLink("b", "a", "rewrite", 0.75)], {"a": "k1", "b": "k2", "c": "k3"})
+    assert store.rewrite_checks(["a", "b", "c", "x"]) == {"a": "k1", "b": "k2", "c": "k3"}
+    store.replace_rewrites(["b", "c"], [], {"b": "k4"})
+    assert store.rewrite_checks(["a", "b", "c"]) == {"a": "k1", "b": "k4"} and store.duplicates() == []
+    store.add_articles([art("a", "First text, corrected.")])
+    assert store.rewrite_checks(["a", "b"]) == {"b": "k4"}
+    store.replace_duplicates([])
+    assert store.rewrite_checks(["a", "b"]) == {}

@@ -33,8 +33,8 @@ from storyline.cluster.events import cluster_events
 from storyline.cluster.features import ArticleFeatures, build_features, day_number
 from storyline.cluster.storylines import ClosedEvents, closed_links, event_centroids, link_storylines, top_terms
 from storyline.config import Config
-from storyline.dedup import article_sentences, find_new_copies, find_rewrites
-from storyline.enrich.embed import CachedEmbedder, Embedder, article_model
+from storyline.dedup import article_sentences, check_keys, find_new_copies, find_rewrites
+from storyline.enrich.embed import MODEL_NAME as SENTENCE_MODEL, CachedEmbedder, Embedder, article_model
 from storyline.ingest import read_inputs
 from storyline.progress import Progress
 from storyline.records import Article, Event, Problem, RawDocument, Storyline
@@ -403,7 +403,8 @@ class Pipeline:
 
     def dedup(self, features: ArticleFeatures | None, events: list[Event]) -> None:
         """Copies of the articles not yet checked (content-hash index and the store's LSH table, never
-        the whole store), then rewrites inside the events whose members changed (``events``)."""
+        the whole store), then rewrites inside the events whose members changed (``events``): of their
+        members, only those whose check key changed (new, or new earlier members) are tested."""
         todo = self.store.missing_minhashes()
         for start in range(0, len(todo), DEDUP_BATCH):
             found = find_new_copies(self.store.articles(todo[start:start + DEDUP_BATCH]), self.store,
@@ -418,9 +419,15 @@ class Pipeline:
                 return features.embeddings[[row_of[a.id] for a in arts]]  # type: ignore[union-attr]
             return self.store.embeddings(self.article_model, [a.id for a in arts])
 
-        links = find_rewrites([[by_id[i] for i in e.article_ids if i in by_id] for e in events], doc_vectors,
-                              self.sentence_vectors, self.store.copy_ids(ids), self.config.dedup)
-        self.store.replace_rewrites(ids, links)
+        members = [[by_id[i] for i in e.article_ids if i in by_id] for e in events]
+        copied = self.store.copy_ids(ids)
+        context = f"{self.article_model}|{SENTENCE_MODEL}"
+        keys = {a: k for m in members for a, k in check_keys(m, copied, context, self.config.dedup).items()}
+        stored = self.store.rewrite_checks(keys)
+        settled = {a for a, k in keys.items() if stored.get(a) == k}
+        links = find_rewrites(members, doc_vectors, self.sentence_vectors, copied, self.config.dedup, settled)
+        self.store.replace_rewrites([i for i in ids if i not in settled], links,
+                                    {a: k for a, k in keys.items() if a not in settled})
         self.summary.duplicates = Counter(self.store.duplicate_counts())
 
     def describe(self, events: list[Event]) -> None:

@@ -5,12 +5,17 @@ Candidate pairs are articles of one event whose document embeddings are close (c
 of the other (a paraphrase keeps names, numbers and key nouns): only those pay for sentence
 embeddings, which are cached in the store. A pair is a rewrite when most lead sentences of the
 shorter article have a close paraphrase (cosine >= ``rewrite_sentence_cos``) in the other.
+
+An article's result depends only on its own text and on the earlier members of its event (their
+order and texts), so ``check_keys`` names that input: an article whose key is unchanged since it was
+last checked keeps its link and is not tested again (``find_rewrites(settled=...)``).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Collection, Sequence
 
+import hashlib
 import re
 
 import numpy as np
@@ -50,6 +55,25 @@ def lexical_share(a: list[frozenset[str]], b: list[frozenset[str]]) -> float:
 def article_sentences(article: Article) -> list[str]:
     sentences = [s for s in split_sentences(article.text) if len(s.split()) >= MIN_SENTENCE_WORDS]
     return sentences[:MAX_SENTENCES]
+
+
+def check_keys(members: Sequence[Article], copied: Collection[str], context: str,
+               config: DedupConfig) -> dict[str, str]:
+    """For each member of one event (in arrival order) not in ``copied``: a key of everything its
+    rewrite check reads: its text, the earlier members it is compared with (ids and texts, in order),
+    the thresholds and ``context`` (the models whose vectors are compared). Equal keys, equal links."""
+    settings = (context, config.rewrite_candidate_cos, config.rewrite_sentence_cos, config.rewrite_share,
+                LEXICAL_JACCARD, LEXICAL_SHARE, MIN_SENTENCE_WORDS, MAX_SENTENCES)
+    prefix = hashlib.sha1(repr(settings).encode())  # grows member by member: linear in the event's size
+    keys: dict[str, str] = {}
+    for a in members:
+        if a.id in copied:
+            continue
+        own = prefix.copy()
+        own.update(f"\x00{a.id}\x00{a.content_hash}\x01".encode())  # the article itself
+        keys[a.id] = own.hexdigest()
+        prefix.update(f"\x00{a.id}\x00{a.content_hash}\x02".encode())  # a candidate of later ones
+    return keys
 
 
 def paraphrase_share(a: np.ndarray, b: np.ndarray, threshold: float) -> float:
@@ -115,10 +139,12 @@ def find_rewrites(
     sentence_vectors: SentenceVectors,
     copied: set[str],
     config: DedupConfig,
+    settled: Collection[str] = frozenset(),
 ) -> list[DuplicateLink]:
     """Links from each rewrite to the earliest article of its event (members in arrival order) that
     it paraphrases. Only pairs inside one event are compared. Articles in ``copied`` (already
-    exact/near copies) are neither tested nor linked to.
+    exact/near copies) are neither tested nor linked to. Articles in ``settled`` (checked before with
+    the same ``check_keys``: their stored link holds) are not tested, only compared with.
 
     The pairs that pass both gates are found first, so that the sentence vectors of every article
     in one of them are asked for in one call (``sentence_vectors`` may read a cache; MiniLM is
@@ -128,17 +154,24 @@ def find_rewrites(
     needed: dict[str, Article] = {}
     for members in events:
         members = [a for a in members if a.id not in copied]
-        if len(members) < 2:
+        todo = [j for j in range(1, len(members)) if members[j].id not in settled]
+        if not todo:
             continue
         doc = doc_vectors(members)
         sims = doc @ doc.T
-        gate = _LexicalGate([[content_words(s) for s in article_sentences(a)] for a in members])
+        close_of = {j: np.flatnonzero(~(sims[:j, j] < config.rewrite_candidate_cos)).tolist()  # NaN passes
+                    for j in todo}
+        # Only the members in a close pair with one to test are split into sentences and gated.
+        involved = sorted({k for j, close in close_of.items() if close for k in (j, *close)})
+        if not involved:
+            continue
+        slot = {k: n for n, k in enumerate(involved)}
+        gate = _LexicalGate([[content_words(s) for s in article_sentences(members[k])] for k in involved])
         plan = []
-        for j in range(1, len(members)):
-            close = np.flatnonzero(~(sims[:j, j] < config.rewrite_candidate_cos))  # NaN passes, as before
-            if not len(close):
+        for j, close in close_of.items():
+            if not close:
                 continue
-            passed = [i for i, lexical in zip(close.tolist(), gate.shares(j, close.tolist()))
+            passed = [i for i, lexical in zip(close, gate.shares(slot[j], [slot[i] for i in close]))
                       if lexical >= LEXICAL_SHARE]
             if passed:
                 plan.append((j, passed))

@@ -108,6 +108,10 @@ CREATE TABLE IF NOT EXISTS event_centroids (
 CREATE TABLE IF NOT EXISTS article_tokens (
     token_key TEXT COLLATE "C" PRIMARY KEY, words TEXT NOT NULL, names TEXT NOT NULL, n_words INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS rewrite_checks (
+    article_id TEXT COLLATE "C" PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+    check_key TEXT NOT NULL
+);
 ALTER TABLE events ADD COLUMN IF NOT EXISTS open INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE events ADD COLUMN IF NOT EXISTS last_day DOUBLE PRECISION;
 ALTER TABLE events ADD COLUMN IF NOT EXISTS last_seq BIGINT;
@@ -117,10 +121,11 @@ CREATE INDEX IF NOT EXISTS events_dirty ON events (dirty);
 CREATE INDEX IF NOT EXISTS events_storyline ON events (storyline_id);
 """
 
-_DERIVED = ("embeddings", "duplicates", "event_articles", "article_enrichment", "minhashes", "minhash_bands")
+_DERIVED = ("embeddings", "duplicates", "event_articles", "article_enrichment", "minhashes", "minhash_bands",
+            "rewrite_checks")
 _TABLES = ("meta", "articles", "embeddings", "text_embeddings", "duplicates", "events", "event_articles",
            "storylines", "article_enrichment", "problems", "minhashes", "minhash_bands", "event_centroids",
-           "article_tokens")
+           "article_tokens", "rewrite_checks")
 
 
 def _split_url(url: str) -> tuple[str, str | None]:
@@ -410,6 +415,7 @@ class PostgresStore:
     def replace_duplicates(self, links: Iterable[DuplicateLink]) -> None:
         with self.transaction() as c:
             c.execute(text("DELETE FROM duplicates"))
+            c.execute(text("DELETE FROM rewrite_checks"))  # the rewrite links they vouch for are gone
             rows = [{"a": d.article_id, "o": d.of_id, "k": d.kind, "s": d.score} for d in links]
             if rows:
                 c.execute(text("INSERT INTO duplicates (article_id, of_id, kind, score) VALUES (:a, :o, :k, :s)"),
@@ -673,14 +679,29 @@ class PostgresStore:
                 {"ids": chunk}))
         return out
 
-    def replace_rewrites(self, ids: Iterable[str], links: Iterable[DuplicateLink]) -> None:
-        """Rewrite links of the articles ``ids`` replaced by ``links`` (copies stay)."""
+    def replace_rewrites(self, ids: Iterable[str], links: Iterable[DuplicateLink],
+                         checks: dict[str, str] | None = None) -> None:
+        """Rewrite links of the articles ``ids`` replaced by ``links`` (copies stay), and their check
+        keys by ``checks`` (``rewrite.check_keys`` of those checked), in one transaction."""
         ids = list(ids)
         with self.transaction() as c:
             if ids:
                 c.execute(text("DELETE FROM duplicates WHERE kind = 'rewrite' AND article_id = ANY(:ids)"),
                           {"ids": ids})
+                c.execute(text("DELETE FROM rewrite_checks WHERE article_id = ANY(:ids)"), {"ids": ids})
             self._put_links(c, list(links))
+            if checks:
+                c.execute(text("INSERT INTO rewrite_checks (article_id, check_key) VALUES (:a, :k)"
+                               " ON CONFLICT (article_id) DO UPDATE SET check_key = excluded.check_key"),
+                          [{"a": a, "k": k} for a, k in checks.items()])
+
+    def rewrite_checks(self, ids: Iterable[str]) -> dict[str, str]:
+        """The check keys stored with the rewrite links of ``ids`` (those checked since last changed)."""
+        out: dict[str, str] = {}
+        for chunk in _chunks(list(ids)):
+            out.update((r[0], r[1]) for r in self._rows(
+                "SELECT article_id, check_key FROM rewrite_checks WHERE article_id = ANY(:ids)", {"ids": chunk}))
+        return out
 
     def event_data(self, event_id: str) -> dict:
         rows = self._rows("SELECT data FROM events WHERE id = :i", {"i": event_id})

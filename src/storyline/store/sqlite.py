@@ -80,6 +80,10 @@ CREATE TABLE IF NOT EXISTS event_centroids (
 CREATE TABLE IF NOT EXISTS article_tokens (
     token_key TEXT PRIMARY KEY, words TEXT NOT NULL, names TEXT NOT NULL, n_words INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS rewrite_checks (
+    article_id TEXT PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+    check_key TEXT NOT NULL
+);
 """
 
 # Columns added after the first release, with the indexes that need them (added to old stores on open).
@@ -177,7 +181,7 @@ class Store:
                     conn.execute("UPDATE events SET dirty = 1 WHERE id IN"
                                  " (SELECT event_id FROM event_articles WHERE article_id = ?)", (a.id,))
                     for table in ("embeddings", "duplicates", "event_articles", "article_enrichment",
-                                  "minhashes", "minhash_bands"):
+                                  "minhashes", "minhash_bands", "rewrite_checks"):
                         conn.execute(f"DELETE FROM {table} WHERE article_id = ?", (a.id,))
                     results.append("updated")
         return results
@@ -270,6 +274,7 @@ class Store:
     def replace_duplicates(self, links: Iterable[DuplicateLink]) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM duplicates")
+            conn.execute("DELETE FROM rewrite_checks")  # the rewrite links they vouch for are gone
             conn.executemany(
                 "INSERT INTO duplicates (article_id, of_id, kind, score) VALUES (?,?,?,?)",
                 [(d.article_id, d.of_id, d.kind, d.score) for d in links],
@@ -527,13 +532,27 @@ class Store:
                 f" ({','.join('?' * len(chunk))})", chunk))
         return out
 
-    def replace_rewrites(self, ids: Iterable[str], links: Iterable[DuplicateLink]) -> None:
-        """Rewrite links of the articles ``ids`` replaced by ``links`` (copies stay)."""
+    def replace_rewrites(self, ids: Iterable[str], links: Iterable[DuplicateLink],
+                         checks: dict[str, str] | None = None) -> None:
+        """Rewrite links of the articles ``ids`` replaced by ``links`` (copies stay), and their check
+        keys by ``checks`` (``rewrite.check_keys`` of those checked), in one transaction."""
         with self.transaction() as conn:
             conn.executemany("DELETE FROM duplicates WHERE article_id = ? AND kind = 'rewrite'",
                              [(i,) for i in ids])
             conn.executemany("INSERT OR REPLACE INTO duplicates (article_id, of_id, kind, score) VALUES (?,?,?,?)",
                              [(d.article_id, d.of_id, d.kind, d.score) for d in links])
+            conn.executemany("DELETE FROM rewrite_checks WHERE article_id = ?", [(i,) for i in ids])
+            conn.executemany("INSERT OR REPLACE INTO rewrite_checks (article_id, check_key) VALUES (?,?)",
+                             list((checks or {}).items()))
+
+    def rewrite_checks(self, ids: Iterable[str]) -> dict[str, str]:
+        """The check keys stored with the rewrite links of ``ids`` (those checked since last changed)."""
+        out: dict[str, str] = {}
+        for chunk in _chunks(list(ids), 500):
+            out.update((r[0], r[1]) for r in self.conn.execute(
+                f"SELECT article_id, check_key FROM rewrite_checks WHERE article_id IN ({','.join('?' * len(chunk))})",
+                chunk))
+        return out
 
     def event_data(self, event_id: str) -> dict:
         row = self.conn.execute("SELECT data FROM events WHERE id = ?", (event_id,)).fetchone()
