@@ -31,6 +31,7 @@ worktree.
     .venv/bin/python bench/scale.py report           # bench/results/scale.{json,md}, docs/scale.png
     .venv/bin/python bench/scale.py tokens           # cache the articles' clustering tokens in the stores
     .venv/bin/python bench/scale.py embed            # the stores' article vectors as the current code reads them
+    .venv/bin/python bench/scale.py rewrites         # the stores' hot rewrites checked, as a steady state has them
     .venv/bin/python bench/scale.py probe --naive-sizes "" --src /tmp/before/src --label before
     .venv/bin/python bench/scale.py probe --naive-sizes "" --label after
     .venv/bin/python bench/scale.py probe --naive-sizes "" --warm-workers --label "workers kept"
@@ -39,6 +40,8 @@ worktree.
 each article it analysed, so that later runs read the hot set's tokens instead of analysing its
 texts again): a store built by the current pipeline has it; one built before has not, and its first
 run would analyse the whole hot set once. Code that predates the cache ignores the table.
+``rewrites`` checks the rewrites of a built store's open events (the build skips them): without it a
+probe also embeds the sentences of every old member of the events it changes, once.
 ``--warm-workers`` starts the enrichment workers before the clock, as a long-running process (the
 feed watcher, ``Pipeline(keep_workers=True)``) keeps them between runs; without it they start
 inside the run. ``--src`` runs the probe with another checkout's ``src`` (PYTHONPATH: the code before a change, run
@@ -243,6 +246,27 @@ def fill_tokens(size: int) -> None:
     print(f"store-{size}: tokens of {len(ids)} articles cached in {time.perf_counter() - t:.0f}s", flush=True)
 
 
+def fill_rewrites(size: int) -> None:
+    """Check the rewrites of the open events of ``store-{size}.db`` (its hot set), as a build that
+    looked for them would have left it: links, cached sentence vectors and check keys. The build skips
+    them (see BuildPipeline), so that a probe on a store without them pays, on top of its own work,
+    for the first check of every old member of each event it changes."""
+    from storyline.config import Config
+    from storyline.pipeline import Pipeline
+    from storyline.store import Store
+
+    config = Config()
+    config.progress = False
+    with Store(WORK / f"store-{size}.db") as store:
+        pipeline = Pipeline(store, config)
+        events = [e for e in store.events() if e.open]
+        t = time.perf_counter()
+        pipeline.dedup(None, events)
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    print(f"store-{size}: rewrites of {sum(len(e.article_ids) for e in events)} articles in {len(events)} open"
+          f" events checked in {time.perf_counter() - t:.0f}s, {pipeline.summary.duplicates}", flush=True)
+
+
 def embed_again(size: int) -> None:
     """Give ``store-{size}.db`` the article vectors the current code reads (its embed stage: what the
     next run of a store made with another lead budget does first), so that a probe times 500 new
@@ -369,7 +393,7 @@ def main() -> None:
         probe_child(*sys.argv[2:5], warm_workers=sys.argv[5:6] == ["warm"])
         return
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["build", "probe", "report", "tokens", "embed"])
+    parser.add_argument("command", choices=["build", "probe", "report", "tokens", "embed", "rewrites"])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument("--naive-sizes", default="1000,10000")
     parser.add_argument("--resume", action="store_true", help="build: go on from the store built so far")
@@ -400,6 +424,9 @@ def main() -> None:
     elif args.command == "tokens":
         for size in (int(s) for s in args.sizes.split(",") if s):
             fill_tokens(size)
+    elif args.command == "rewrites":
+        for size in (int(s) for s in args.sizes.split(",") if s):
+            fill_rewrites(size)
     else:
         report(json.loads(rows_file.read_text()))
 
