@@ -65,6 +65,7 @@ def find_copies(articles: Sequence[Article], config: DedupConfig) -> list[Duplic
 # band keys (one 64-bit key per band of ``num_perm / lsh_bands`` hash values) in indexed tables, so a
 # new article's candidates are those sharing a band key (one index look-up per band), whatever the
 # store's size. The links are those ``find_copies`` gives over the whole store in insertion order.
+# The band keys of a whole batch are looked up at once (the store does not change during the batch).
 
 
 def signature(text: str, config: DedupConfig) -> np.ndarray:
@@ -82,15 +83,12 @@ def band_keys(sig: np.ndarray, config: DedupConfig) -> list[tuple[int, int]]:
     return out
 
 
-def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean(a == b))
-
-
 class CopyIndex(Protocol):
     """What ``find_new_copies`` needs of a store (both stores have it)."""
 
     def first_with_hash(self, hashes: Iterable[str]) -> dict[str, str]: ...
-    def lsh_candidates(self, keys: Iterable[tuple[int, int]]) -> dict[str, tuple[int, bytes]]: ...
+    def band_members(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], list[str]]: ...
+    def minhash_rows(self, ids: Iterable[str]) -> dict[str, tuple[int, bytes]]: ...
     def article_seqs(self, ids: Iterable[str]) -> dict[str, int]: ...
 
 
@@ -112,35 +110,45 @@ def find_new_copies(articles: Sequence[Article], index: CopyIndex, config: Dedup
     seqs = index.article_seqs([a.id for a in articles])
     stored_first = index.first_with_hash(a.content_hash for a in articles)
     batch_first: dict[str, str] = {}
-    batch_keys: dict[tuple[int, int], list[str]] = {}
-    batch_sigs: dict[str, np.ndarray] = {}
+    originals: dict[str, str] = {}  # exact copies: id -> the earliest with its text
+    keys_of: dict[str, tuple[np.ndarray, list[tuple[int, int]]]] = {}
     for article in articles:
-        own_seq = seqs.get(article.id, 0)
         original = stored_first.get(article.content_hash, article.id)
         if original == article.id:
             original = batch_first.setdefault(article.content_hash, article.id)
         if original != article.id:
-            out.links.append(DuplicateLink(article.id, original, "exact", 1.0))
+            originals[article.id] = original
+        else:
+            sig = signature(article.text, config)
+            keys_of[article.id] = (sig, band_keys(sig, config))
+    members = index.band_members({k for _, keys in keys_of.values() for k in keys})
+    stored = {i: (s, np.frombuffer(b, dtype=np.uint32))
+              for i, (s, b) in index.minhash_rows({i for ids in members.values() for i in ids}).items() if b}
+    batch_keys: dict[tuple[int, int], list[str]] = {}
+    for article in articles:
+        if article.id in originals:
+            out.links.append(DuplicateLink(article.id, originals[article.id], "exact", 1.0))
             out.signatures[article.id] = b""
             continue
-        sig = signature(article.text, config)
-        keys = band_keys(sig, config)
-        candidates = {i: (s, np.frombuffer(b, dtype=np.uint32)) for i, (s, b) in index.lsh_candidates(keys).items()
-                      if s < own_seq and b}
+        own_seq = seqs.get(article.id, 0)
+        sig, keys = keys_of[article.id]
+        candidates = {i: stored[i] for key in keys for i in members.get(key, ()) if i in stored
+                      and stored[i][0] < own_seq}
         for key in keys:
             for other in batch_keys.get(key, ()):
-                candidates[other] = (seqs.get(other, 0), batch_sigs[other])
-        best: tuple[float, int, str] | None = None
-        for other, (seq, other_sig) in candidates.items():
-            out.compared += 1
-            score = estimated_jaccard(sig, other_sig)
-            if score >= config.near_jaccard and (best is None or (score, -seq) > (best[0], -best[1])):
-                best = (score, seq, other)
-        if best is not None:
-            out.links.append(DuplicateLink(article.id, best[2], "near", round(best[0], 3)))
+                candidates[other] = (seqs.get(other, 0), keys_of[other][0])
+        out.compared += len(candidates)
+        if candidates:
+            # Estimated Jaccard (share of equal hash values) of every candidate at once.
+            scores = (np.stack([s for _, s in candidates.values()]) == sig).mean(axis=1)
+            best: tuple[float, int, str] | None = None
+            for (other, (seq, _)), score in zip(candidates.items(), scores.tolist()):
+                if score >= config.near_jaccard and (best is None or (score, -seq) > (best[0], -best[1])):
+                    best = (score, seq, other)
+            if best is not None:
+                out.links.append(DuplicateLink(article.id, best[2], "near", round(best[0], 3)))
         out.signatures[article.id] = sig.tobytes()
         out.bands += [(article.id, band, key) for band, key in keys]
-        batch_sigs[article.id] = sig
         for key in keys:
             batch_keys.setdefault(key, []).append(article.id)
     return out

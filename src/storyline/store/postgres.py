@@ -638,16 +638,30 @@ class PostgresStore:
 
     def lsh_candidates(self, keys: Iterable[tuple[int, int]]) -> dict[str, tuple[int, bytes]]:
         """Articles sharing any (band, key) with the given ones: id -> (seq, MinHash signature)."""
+        return self.minhash_rows({i for ids in self.band_members(keys).values() for i in ids})
+
+    def band_members(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], list[str]]:
+        """(band, key) -> the articles with that band key (those of ``keys`` that have any), in one query."""
         keys = sorted(set(keys))
+        out: dict[tuple[int, int], list[str]] = {}
         if not keys:
-            return {}
-        rows = self._rows(
-            "SELECT a.id, a.seq, m.signature FROM articles a JOIN minhashes m ON m.article_id = a.id"
-            " WHERE a.id IN (SELECT b.article_id FROM minhash_bands b"
-            " JOIN unnest(CAST(:bands AS integer[]), CAST(:keys AS bigint[])) AS q(band, key)"
-            " ON b.band = q.band AND b.key = q.key)",
-            {"bands": [k[0] for k in keys], "keys": [k[1] for k in keys]})
-        return {r[0]: (r[1], bytes(r[2])) for r in rows}
+            return out
+        for band, key, article_id in self._rows(
+                "SELECT b.band, b.key, b.article_id FROM minhash_bands b"
+                " JOIN unnest(CAST(:bands AS integer[]), CAST(:keys AS bigint[])) AS q(band, key)"
+                " ON b.band = q.band AND b.key = q.key",
+                {"bands": [k[0] for k in keys], "keys": [k[1] for k in keys]}):
+            out.setdefault((band, key), []).append(article_id)
+        return out
+
+    def minhash_rows(self, ids: Iterable[str]) -> dict[str, tuple[int, bytes]]:
+        """id -> (seq, MinHash signature) of those of ``ids`` that were checked."""
+        out: dict[str, tuple[int, bytes]] = {}
+        for chunk in _chunks(sorted(ids)):
+            out.update((r[0], (r[1], bytes(r[2]))) for r in self._rows(
+                "SELECT a.id, a.seq, m.signature FROM articles a JOIN minhashes m ON m.article_id = a.id"
+                " WHERE a.id = ANY(:ids)", {"ids": chunk}))
+        return out
 
     def put_minhashes(self, signatures: dict[str, bytes], bands: list[tuple[str, int, int]],
                       links: list[DuplicateLink]) -> None:

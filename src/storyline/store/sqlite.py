@@ -502,10 +502,25 @@ class Store:
 
     def lsh_candidates(self, keys: Iterable[tuple[int, int]]) -> dict[str, tuple[int, bytes]]:
         """Articles sharing any (band, key) with the given ones: id -> (seq, MinHash signature)."""
-        ids: set[str] = set()
-        for band, key in set(keys):
-            ids.update(r[0] for r in self.conn.execute(
-                "SELECT article_id FROM minhash_bands WHERE band = ? AND key = ?", (band, key)))
+        return self.minhash_rows({i for ids in self.band_members(keys).values() for i in ids})
+
+    def band_members(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], list[str]]:
+        """(band, key) -> the articles with that band key (those of ``keys`` that have any): one indexed
+        query per band and 500 keys, not one per key."""
+        by_band: dict[int, set[int]] = {}
+        for band, key in keys:
+            by_band.setdefault(band, set()).add(key)
+        out: dict[tuple[int, int], list[str]] = {}
+        for band, wanted in by_band.items():
+            for chunk in _chunks(sorted(wanted), 500):
+                for key, article_id in self.conn.execute(
+                        f"SELECT key, article_id FROM minhash_bands WHERE band = ? AND key IN"
+                        f" ({','.join('?' * len(chunk))})", (band, *chunk)):
+                    out.setdefault((band, key), []).append(article_id)
+        return out
+
+    def minhash_rows(self, ids: Iterable[str]) -> dict[str, tuple[int, bytes]]:
+        """id -> (seq, MinHash signature) of those of ``ids`` that were checked."""
         out: dict[str, tuple[int, bytes]] = {}
         for chunk in _chunks(sorted(ids), 500):
             out.update((r[0], (r[1], r[2])) for r in self.conn.execute(
