@@ -261,3 +261,30 @@ def test_kept_enrichment_workers_serve_later_runs_until_closed(examples: Path, t
         fresh = store.enrichment([a.id for a in store.articles()])
     assert len(kept) == 5
     assert {k: {**v, "timings": None} for k, v in kept.items()} == {k: {**v, "timings": None} for k, v in fresh.items()}
+
+
+def duplicate_links(document: dict) -> set[tuple]:
+    return {(a["id"][:3], (a["rewrite_of"] or a["duplicate_of"])[:3], a["duplicate_kind"], a["duplicate_score"])
+            for a in document["articles"] if a["duplicate_kind"]}
+
+
+def test_rewrites_found_one_run_at_a_time_are_those_of_one_batch(examples: Path, tmp_path: Path) -> None:
+    """Later runs re-test only the articles whose earlier event members changed (rewrite check keys):
+    the paraphrase of 000, checked in its own run, keeps its link while the event grows, and every
+    link is the one batch's."""
+    rewrite = (Path(__file__).parent / "data" / "rewrite_of_000.txt").read_bytes()
+    config = quiet_config()
+    config.synthesize = False
+    names = sorted(os.listdir(examples))
+    (examples / "rw0_rewrite.txt").write_bytes(rewrite)
+    batch = tmp_path / "batch"
+    run([str(examples)], batch, config)
+    expected = duplicate_links(load_export(batch))
+    assert ("rw0", "000", "rewrite") in {link[:3] for link in expected}
+    out = tmp_path / "out"
+    for name in [names[0], "rw0_rewrite.txt", *names[1:]]:
+        one = tmp_path / name.split("_")[0]
+        one.mkdir()
+        (one / name).write_bytes((examples / name).read_bytes())
+        run([str(one)], out, config)
+    assert duplicate_links(load_export(out)) == expected
