@@ -43,8 +43,9 @@ run would analyse the whole hot set once. Code that predates the cache ignores t
 ``rewrites`` checks the rewrites of a built store's open events (the build skips them): without it a
 probe also embeds the sentences of every old member of the events it changes, once.
 ``--warm-workers`` starts the enrichment workers before the clock, as a long-running process (the
-feed watcher, ``Pipeline(keep_workers=True)``) keeps them between runs; without it they start
-inside the run. ``--src`` runs the probe with another checkout's ``src`` (PYTHONPATH: the code before a change, run
+feed watcher, ``Pipeline(keep_workers=True)``) keeps them between runs, and imports scikit-learn
+(since the eighth session), which such a process has imported in its first cycle; without it the
+workers start inside the run and the cluster stage imports scikit-learn. ``--src`` runs the probe with another checkout's ``src`` (PYTHONPATH: the code before a change, run
 back to back with the current code on the same stores); ``--label`` names the rows it writes
 (rows of other labels are kept).
 """
@@ -218,6 +219,9 @@ def probe_child(db: str, probe: str, out: str, warm_workers: bool = False) -> No
         pipeline.embedder.encode(["warm up"])  # model loaded before the clock starts
         if warm_workers:
             pipeline.start_enrich_workers()
+            # and the libraries a run imports on first use (scikit-learn's TF-IDF: ~1.3 s), as a
+            # long-running process has them after its first cycle
+            import sklearn.feature_extraction.text  # noqa: F401
         t = time.perf_counter()
         summary = pipeline.run([probe])
         wall = time.perf_counter() - t
