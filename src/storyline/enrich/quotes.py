@@ -78,6 +78,8 @@ def _is_cue_word(token: str) -> bool:
     if token.isascii():
         return token.lower() in _ONE_WORD_CUES
     return CUE_RX.fullmatch(token) is not None
+
+
 PARTICIPLE = re.compile(r"ing$")
 _SENT_END = re.compile(r"[.!?…]+[\"”’)]*\s+|\n+")
 _ABBREV = re.compile(
@@ -663,6 +665,7 @@ _CUE_END_RX = re.compile(
     r"\b(?:" + "|".join(c for c in CUES.split("|") if c not in _NAMING) + r")"
     r"(?:\s+(?:reporters|journalists|him|her|them|us|me|back|out|on))?\s*$", re.I
 )
+_CUE_END_LOWER = re.compile(_CUE_END_RX.pattern)  # for lowercased ASCII text: the same matches
 
 
 def _ends_with_cue(left: str) -> bool:
@@ -677,8 +680,6 @@ def _ends_with_cue(left: str) -> bool:
         return _CUE_END_LOWER.search(tail.lower()) is not None
     return _CUE_END_RX.search(left, start) is not None
 
-
-_CUE_END_LOWER = re.compile(_CUE_END_RX.pattern)  # for lowercased ASCII text: the same matches
 _SUBORD = re.compile(r"\b(?:that|because|if|when|while|whether|how|what|why|where)\b", re.I)
 
 
