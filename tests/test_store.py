@@ -156,6 +156,18 @@ def test_update_drops_derived_data(store):
     assert store.missing_embeddings(MODEL) == ["a"]
 
 
+def test_work_left_comes_in_insertion_order(store):
+    """What each stage has left to do is listed in insertion order, not in id order."""
+    order = ["m", "c", "x", "a", "q"]
+    store.add_articles([art(i) for i in order])
+    assert store.missing_embeddings(MODEL) == order
+    assert store.missing_enrichment() == order
+    assert store.missing_minhashes() == order
+    assert store.unclustered() == order
+    store.put_enrichment({"x": {}, "m": {}})
+    assert store.missing_enrichment() == ["c", "a", "q"]
+
+
 # -- embeddings ---------------------------------------------------------------------------------------
 
 def test_embeddings_round_trip(store):

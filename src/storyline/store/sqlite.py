@@ -212,12 +212,9 @@ class Store:
     # -- embeddings -----------------------------------------------------------------------------
 
     def missing_embeddings(self, model: str) -> list[str]:
-        rows = self.conn.execute(
-            "SELECT a.id FROM articles a LEFT JOIN embeddings e ON e.article_id = a.id AND e.model = ?"
-            " WHERE e.article_id IS NULL ORDER BY a.seq",
-            (model,),
-        )
-        return [r[0] for r in rows]
+        return _in_seq_order(self.conn.execute(
+            "SELECT a.seq, a.id FROM articles a LEFT JOIN embeddings e ON e.article_id = a.id AND e.model = ?"
+            " WHERE e.article_id IS NULL", (model,)))
 
     def put_embeddings(self, model: str, ids: list[str], vectors: np.ndarray) -> None:
         with self.transaction() as conn:
@@ -369,10 +366,9 @@ class Store:
 
     def unclustered(self) -> list[str]:
         """Ids of the articles in no event yet (new, updated, or left by a killed run), in insertion order."""
-        rows = self.conn.execute(
-            "SELECT a.id FROM articles a LEFT JOIN event_articles ea ON ea.article_id = a.id"
-            " WHERE ea.article_id IS NULL ORDER BY a.seq")
-        return [r[0] for r in rows]
+        return _in_seq_order(self.conn.execute(
+            "SELECT a.seq, a.id FROM articles a LEFT JOIN event_articles ea ON ea.article_id = a.id"
+            " WHERE ea.article_id IS NULL"))
 
     def hot_assignments(self) -> dict[str, str]:
         """article id -> event id for the members of open events, in insertion order."""
@@ -485,10 +481,9 @@ class Store:
 
     def missing_minhashes(self) -> list[str]:
         """Articles not yet checked for copies, in insertion order."""
-        rows = self.conn.execute(
-            "SELECT a.id FROM articles a LEFT JOIN minhashes m ON m.article_id = a.id"
-            " WHERE m.article_id IS NULL ORDER BY a.seq")
-        return [r[0] for r in rows]
+        return _in_seq_order(self.conn.execute(
+            "SELECT a.seq, a.id FROM articles a LEFT JOIN minhashes m ON m.article_id = a.id"
+            " WHERE m.article_id IS NULL"))
 
     def first_with_hash(self, hashes: Iterable[str]) -> dict[str, str]:
         """content hash -> the earliest stored article with it (indexed look-ups)."""
@@ -602,10 +597,9 @@ class Store:
         return out
 
     def missing_enrichment(self) -> list[str]:
-        rows = self.conn.execute(
-            "SELECT a.id FROM articles a LEFT JOIN article_enrichment x ON x.article_id = a.id"
-            " WHERE x.article_id IS NULL ORDER BY a.seq")
-        return [r[0] for r in rows]
+        return _in_seq_order(self.conn.execute(
+            "SELECT a.seq, a.id FROM articles a LEFT JOIN article_enrichment x ON x.article_id = a.id"
+            " WHERE x.article_id IS NULL"))
 
     def put_enrichment(self, items: dict[str, dict]) -> None:
         with self.transaction() as conn:
@@ -627,6 +621,14 @@ class Store:
         """The most recently logged skipped items, newest first."""
         rows = self.conn.execute("SELECT item, reason FROM problems ORDER BY id DESC LIMIT ?", (limit,))
         return [Problem(r[0], r[1]) for r in rows]
+
+
+def _in_seq_order(rows: Iterable) -> list[str]:
+    """Ids of (seq, id) rows in insertion order. The stages' "what is left to do" anti-joins sort
+    here, not in SQL: without ORDER BY seq SQLite reads the id index (ids and seqs only) instead of
+    every article row with its text, 4-8x faster on a 100k store (~0.2 s a run instead of ~0.9,
+    and no 300 MB read when the file is not cached)."""
+    return [r[1] for r in sorted(rows, key=lambda r: r[0])]
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
