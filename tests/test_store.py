@@ -544,6 +544,11 @@ def test_update_clustering_writes_only_what_changed(store):
     assert store.event_count() == 2 and store.storyline_count() == 1
 
 
+def _lsh_candidates(store, keys) -> dict:
+    """Articles sharing a band key with ``keys``: id -> (seq, signature), as find_new_copies reads them."""
+    return store.minhash_rows({i for ids in store.band_members(keys).values() for i in ids})
+
+
 def test_updated_article_marks_its_event_dirty(store):
     store.add_articles([art("a"), art("b")])
     store.update_clustering([Event("e1", ["a", "b"], storyline_id="s1")], members_changed=["e1"])
@@ -552,7 +557,7 @@ def test_updated_article_marks_its_event_dirty(store):
     store.add_articles([art("a", "A new text of article a.")])
     assert [e.id for e in store.dirty_events()] == ["e1"]
     assert store.unclustered() == ["a"] and store.missing_minhashes() == ["a", "b"]
-    assert store.lsh_candidates([(0, 7)]) == {}
+    assert _lsh_candidates(store, [(0, 7)]) == {}
 
 
 def test_minhash_tables_and_copy_links(store):
@@ -565,8 +570,8 @@ def test_minhash_tables_and_copy_links(store):
     assert store.missing_minhashes() == []
     assert store.first_with_hash([same, "h-none"]) == {same: "a"}
     seqs = store.article_seqs(["a", "b"])
-    assert store.lsh_candidates([(1, -5), (0, 3)]) == {"a": (seqs["a"], sig)}
-    assert store.lsh_candidates([(1, 2**62)]) == {"b": (seqs["b"], sig)}
+    assert _lsh_candidates(store, [(1, -5), (0, 3)]) == {"a": (seqs["a"], sig)}
+    assert _lsh_candidates(store, [(1, 2**62)]) == {"b": (seqs["b"], sig)}
     store.replace_rewrites(["b"], [DuplicateLink("b", "a", "rewrite", 0.75)])
     assert store.copy_ids(["a", "b", "c"]) == {"c"}
     assert store.duplicate_counts() == {"exact": 1, "rewrite": 1}

@@ -636,10 +636,6 @@ class PostgresStore:
                           " WHERE content_hash = ANY(:h) ORDER BY content_hash, seq", {"h": sorted(set(hashes))})
         return {r[0]: r[1] for r in rows}
 
-    def lsh_candidates(self, keys: Iterable[tuple[int, int]]) -> dict[str, tuple[int, bytes]]:
-        """Articles sharing any (band, key) with the given ones: id -> (seq, MinHash signature)."""
-        return self.minhash_rows({i for ids in self.band_members(keys).values() for i in ids})
-
     def band_members(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], list[str]]:
         """(band, key) -> the articles with that band key (those of ``keys`` that have any), in one query."""
         keys = sorted(set(keys))

@@ -495,10 +495,6 @@ class Store:
                 out[h] = row[0]
         return out
 
-    def lsh_candidates(self, keys: Iterable[tuple[int, int]]) -> dict[str, tuple[int, bytes]]:
-        """Articles sharing any (band, key) with the given ones: id -> (seq, MinHash signature)."""
-        return self.minhash_rows({i for ids in self.band_members(keys).values() for i in ids})
-
     def band_members(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], list[str]]:
         """(band, key) -> the articles with that band key (those of ``keys`` that have any): one indexed
         query per band and 500 keys, not one per key."""
