@@ -52,9 +52,9 @@ def test_windowed_ner_reads_less_text():
     seen: list[str] = []
     original = nlp._ner_pieces
 
-    def spy(pieces, n, batch_size):
+    def spy(pieces, n, batch_size, **kw):
         seen.extend(p for _i, p, _w in pieces)
-        return original(pieces, n, batch_size)
+        return original(pieces, n, batch_size, **kw)
 
     nlp._ner_pieces = spy
     try:
@@ -119,3 +119,20 @@ def test_sentence_end_pattern_finds_what_testing_every_position_found():
         old = re.compile(reference + newline)
         for text in texts:
             assert [m.span() for m in pattern.finditer(text)] == [m.span() for m in old.finditer(text)], text
+
+
+def test_batches_bound_docs_and_characters_and_keep_order():
+    pieces = [(i, "x" * size, []) for i, size in enumerate([10, 50, 45, 5, 100, 1, 1])]
+    batches = list(nlp._batches(pieces, batch_size=3, batch_chars=60))
+    assert [p for b in batches for p in b] == pieces
+    assert [[p[0] for p in b] for b in batches] == [[0, 1], [2, 3], [4], [5, 6]]  # a piece past the bound alone
+    assert [len(b) for b in nlp._batches(pieces, batch_size=3, batch_chars=10**6)] == [3, 3, 1]
+
+
+@pytest.mark.skipif(not EXAMPLES.exists(), reason="no seeds")
+def test_entities_do_not_depend_on_how_pieces_are_batched():
+    texts = [p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.txt"))]
+    pieces = nlp._pack([(i, nlp.windows(t)) for i, t in enumerate(texts)], texts)
+    one = nlp._ner_pieces(pieces, len(texts), batch_size=10_000, batch_chars=10**9)
+    many = nlp._ner_pieces(pieces, len(texts), batch_size=3, batch_chars=2_500)
+    assert one == many and sum(map(len, one)) > 50

@@ -163,7 +163,7 @@ def enrich_article(article: Article) -> ArticleEnrichment:
     return enrich_articles([article])[0]
 
 
-def enrich_articles(articles: list[Article], batch_size: int = 128) -> list[ArticleEnrichment]:
+def enrich_articles(articles: list[Article], batch_size: int = nlp.NER_BATCH_DOCS) -> list[ArticleEnrichment]:
     """The same as ``enrich_article`` for each, with NER batched through ``nlp.pipe``.
 
     NER reads the reporter's text (quote contents skipped) within ``nlp.WINDOW_WORDS`` words of

@@ -227,6 +227,12 @@ def windows(text: str, k: int = WINDOW_WORDS) -> list[tuple[int, int]]:
 
 SEP = "\n"  # between windows packed into one Doc
 PACK_CHARS = CHUNK_CHARS
+# Docs of one NER batch: the greedy decoder advances all of a batch's Docs in lockstep, one numpy
+# step per token of the longest, so a few large batches take far fewer steps than many of 128
+# Docs (the packed windows are ~35 tokens on average, the longest ~400); the characters bound
+# the decoder's score cache (~1.5 KB a token, ~30 MB at the bound).
+NER_BATCH_DOCS = 4096
+NER_BATCH_CHARS = 100_000
 
 
 def _pack(jobs: list[tuple[int, list[tuple[int, int]]]], texts: list[str]):
@@ -251,11 +257,24 @@ def _pack(jobs: list[tuple[int, list[tuple[int, int]]]], texts: list[str]):
     return out
 
 
-def _ner_pieces(pieces, n: int, batch_size: int) -> list[list[tuple[int, int, str, str]]]:
+def _batches(pieces, batch_size: int, batch_chars: int):
+    """Consecutive runs of ``pieces`` of at most ``batch_size`` pieces and, past the first piece,
+    ``batch_chars`` characters."""
+    batch, size = [], 0
+    for piece in pieces:
+        if batch and (len(batch) >= batch_size or size + len(piece[1]) > batch_chars):
+            yield batch
+            batch, size = [], 0
+        batch.append(piece)
+        size += len(piece[1])
+    if batch:
+        yield batch
+
+
+def _ner_pieces(pieces, n: int, batch_size: int, batch_chars: int = NER_BATCH_CHARS) -> list[list[tuple[int, int, str, str]]]:
     tokenizer, ner = load_ner()
     out: list[list[tuple[int, int, str, str]]] = [[] for _ in range(n)]
-    for b in range(0, len(pieces), batch_size):
-        batch = pieces[b : b + batch_size]
+    for batch in _batches(pieces, batch_size, batch_chars):
         docs = list(tokenizer.pipe(p for _, p, _ in batch))
         for (i, piece, where), doc, ents in zip(batch, docs, ner(docs)):
             if not ents:
@@ -292,7 +311,7 @@ def _windows_of(words, flags, k: int | tuple[int, int]) -> list[tuple[int, int]]
 
 
 def run_ner(
-    texts: list[str], batch_size: int = 128, skip: list[list[tuple[int, int]]] | None = None,
+    texts: list[str], batch_size: int = NER_BATCH_DOCS, skip: list[list[tuple[int, int]]] | None = None,
     window: int | tuple[int, int] | None = WINDOW_WORDS,
 ) -> list[list[tuple[int, int, str, str]]]:
     """Entity spans (character offsets into each text) for each text, batched through ``nlp.pipe``.
