@@ -37,7 +37,7 @@ from storyline.enrich.onnx_minilm import cache_root
 
 OPSET = 18
 PAD_ROWS = 1  # the window: one token each side
-GRAPH_VERSION = 2  # bump when the graph changes: old cache files are then ignored
+GRAPH_VERSION = 3  # bump when the graph changes: old cache files are then ignored
 # Weights in 7 bits (as onnxruntime's reduce_range): on x86 CPUs without VNNI, the u8 x s8 kernel
 # adds pairs of products into 16 bits (vpmaddubsw), which 255 * 127 * 2 would overflow.
 WEIGHT_MAX = 63.0
@@ -105,8 +105,10 @@ def encoder_graph(encode, int8: bool = True):
     x = "X"
     for k, (maxout, norm) in enumerate(blocks):
         n_out, pieces, n_in = maxout.get_dim("nO"), maxout.get_dim("nP"), maxout.get_dim("nI")
-        weights = maxout.get_param("W").reshape(n_out * pieces, n_in).T  # (in, out): columns out x piece
-        bias = const(f"b{k}", maxout.get_param("b").reshape(-1))
+        # columns piece-major (piece x out), so that the maxout is an elementwise Max of slices
+        perm = np.arange(n_out * pieces).reshape(n_out, pieces).T.ravel()
+        weights = maxout.get_param("W").reshape(n_out * pieces, n_in).T[:, perm]  # (in, piece x out)
+        bias = const(f"b{k}", maxout.get_param("b").reshape(-1)[perm])
         prev, nxt = shifted(x, f"x{k}")
         window = node("Concat", [prev, x, nxt], f"win{k}", axis=1)  # [t-1 | t | t+1], as seq2col
         if int8:
@@ -123,8 +125,9 @@ def encoder_graph(encode, int8: bool = True):
             product = node("Mul", [node("Mul", [acc, scale], f"deq{k}"), const(f"cs{k}", col_scale.astype(np.float32))], f"mm{k}")
         else:
             product = node("MatMul", [window, const(f"W{k}", np.ascontiguousarray(weights))], f"mm{k}")
-        shaped = node("Reshape", [node("Add", [product, bias], f"pre{k}"), const(f"shape{k}", i64(-1, n_out, pieces))], f"pieces{k}")
-        best = node("ReduceMax", [shaped, const(f"axis2_{k}", i64(2))], f"maxout{k}", keepdims=0)
+        parts = [f"piece{k}_{p}" for p in range(pieces)]
+        nodes.append(helper.make_node("Split", [node("Add", [product, bias], f"pre{k}")], parts, axis=1, num_outputs=pieces))
+        best = node("Max", parts, f"maxout{k}")
         normed = node("LayerNormalization", [best, const(f"G{k}", norm.get_param("G")), const(f"B{k}", norm.get_param("b"))],
                       f"norm{k}", axis=-1, epsilon=1e-8)  # thinc's layernorm: var + 1e-8
         x = node("Add", [x, normed], f"res{k}")
