@@ -3,14 +3,15 @@
 spaCy's ``EntityRecognizer`` scores each parse state with its network, then, in a compiled loop,
 checks every one of its 74 BILUO moves for validity one state at a time and applies the best.
 Profiling (README, "Decoding") put about two thirds of storyline's NER time in that loop: per-state
-move checks and GIL work, not arithmetic. In the BILUO system every move consumes exactly one
-token, so all the Docs of a batch advance in lockstep, token ``t`` at step ``t``; this module runs
-those steps as numpy operations over the whole batch, with the same weights, the same features
-(the current token, the open entity's first token and the token before the current one) and the
-same validity rules for Docs without preset entities (Docs with preset entities go through spaCy's
-own decoder). The hidden-to-output product is summed in another order than spaCy's, so two moves
-whose scores tie to within float rounding could come out differently; on the dev sets' windows
-no entity differs (README), and ``tests/test_greedy_ner.py`` compares with spaCy.
+move checks and GIL work, not arithmetic. This module takes the same path as numpy operations over
+the whole batch, with the same weights, the same features (the current token, the open entity's
+first token and the token before the current one) and the same validity rules for Docs without
+preset entities (Docs with preset entities go through spaCy's own decoder). Where no entity is
+open, the two entity features are padding, so the move depends on the token alone and is found for
+all tokens in one pass; only the tokens after a B (an entity going on) need its state
+(``GreedyNER._decode``). The hidden-to-output product is summed in another order than spaCy's, so
+two moves whose scores tie to within float rounding could come out differently; on the dev sets'
+windows no entity differs (README), and ``tests/test_greedy_ner.py`` compares with spaCy.
 
 The token vectors come from the model's own tok2vec, its embedding part run once per distinct token
 of the batch (``_DistinctTokenEmbed``): the same vectors bit for bit, ~25 % less tok2vec work.
@@ -162,66 +163,79 @@ class GreedyNER:
         """Per cached row (token + 1): 4 if at least two tokens are left in the Doc (an entity may
         start or go on), 2 if a sentence starts at the next token (it may not), 1 if the token is
         whitespace (an entity may not start on it)."""
-        flags = [np.zeros(1, dtype=np.int64)]
-        for d in docs:
-            arr = d.to_array(["IS_SPACE", "SENT_START"]).astype(np.int64)
-            f = (arr[:, 0] == 1).astype(np.int64)
-            f[:-1] += 4 + 2 * (arr[1:, 1] == 1)
-            flags.append(f)
-        return np.concatenate(flags)
+        arr = np.concatenate([d.to_array(["IS_SPACE", "SENT_START"]) for d in docs]).astype(np.int64)
+        flags = (arr[:, 0] == 1).astype(np.int64)
+        flags[:-1] += 4 + 2 * (arr[1:, 1] == 1)
+        last = np.cumsum([len(d) for d in docs]) - 1  # a Doc's last token: nothing follows it
+        flags[last] = arr[last, 0] == 1
+        return np.concatenate(([0], flags))
+
+    def _moves_of(self, x: np.ndarray, penalty_rows: np.ndarray) -> np.ndarray:
+        """The best valid move for each row of ``x`` (the hidden layer's input, features summed)."""
+        pieces = self._bias.shape[1]
+        hidden = x[:, 0::pieces]
+        for p in range(1, pieces):
+            hidden = np.maximum(hidden, x[:, p::pieces])
+        scores = hidden @ self._w_out
+        scores += self._b_out
+        scores += self._penalties[penalty_rows]
+        return scores.argmax(axis=1)
 
     def _decode(self, docs, cached: np.ndarray) -> list[list[tuple[int, int, int]]]:
-        lengths = np.array([len(d) for d in docs])
-        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-        flags = self._token_flags(docs)
-        # Docs longest first: the ones still running at step t are a prefix of the batch.
-        order = np.argsort(-lengths, kind="stable")
-        lengths, offsets = lengths[order], offsets[order]
-        running = np.searchsorted(-lengths, -np.arange(int(lengths[0])), side="left")  # per step
-        n = len(docs)
-        state = np.zeros(n, dtype=np.int64)  # the open entity's label; 0: none open
-        ent_start = np.zeros(n, dtype=np.int64)  # token index within its Doc
-        found: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]
+        """spaCy's greedy BILUO decoding, in three vectorised passes instead of a loop over tokens.
+
+        With no entity open, a state's features are the current token and two padding rows, so
+        the move there depends on the token alone: (1) that move for every token at once. An
+        entity opened by B at token t goes on by the same rule whatever came before t: (2) every
+        B followed as if it were taken, all in lockstep, I until L (a few steps: the longest
+        entity). (3) Per Doc, in token order, a B or U counts unless an entity before it is still
+        open there, which is the path spaCy's loop takes. Sums are formed in the loop's order,
+        so the scores are the same floats."""
         m = self._moves
-        next_state = np.where(m.kind == _BEGIN, m.label, 0)  # after each move, if not I
-        keeps_state = m.kind == _IN
-        # per feature, (rows, hidden * pieces) views, no copies (the array is ~1.5 KB a token);
-        # row gathers on 2-D views and the maxout as np.maximum of the pieces are ~10x faster
-        # than fancy indexing and .max(axis=-1) on the 4-D array
-        flat = cached.reshape(len(cached), -1)
+        lengths = np.array([len(d) for d in docs])
+        flags = self._token_flags(docs)
+        flat = cached.reshape(len(cached), -1)  # per feature, (rows, hidden * pieces) views
         width = flat.shape[1] // 3
         c0, c1, c2 = (flat[:, f * width : (f + 1) * width] for f in range(3))
         bias = self._bias.reshape(-1)
-        pieces = self._bias.shape[1]
-        for t in range(int(lengths[0])):
-            k = int(running[t])
-            st, off = state[:k], offsets[:k]
-            row = off + t + 1
-            opn = st > 0
-            row_first = np.where(opn, off + ent_start[:k] + 1, 0)
-            row_prev = np.where(opn, row - 1, 0)
-            x = c0[row]
-            x += c1[row_first]
-            x += c2[row_prev]
+        # 1. every token's move with no entity open (row 0 of c1, c2: the missing feature)
+        x = c0[1:].copy()
+        x += c1[0]
+        x += c2[0]
+        x += bias
+        closed = self._moves_of(x, flags[1:])  # index: row - 1
+        kind = m.kind[closed]
+        # 2. each B's entity: its first token's row and label stay; I until L
+        starts = np.flatnonzero(kind == _BEGIN)
+        labels = m.label[closed[starts]]
+        ends = np.zeros(len(starts), dtype=np.int64)
+        going = np.arange(len(starts))
+        step = 1
+        while going.size:
+            row = starts[going] + step + 1
+            x = c0[row].copy()
+            x += c1[starts[going] + 1]
+            x += c2[row - 1]
             x += bias
-            hidden = x[:, 0::pieces]
-            for p in range(1, pieces):
-                hidden = np.maximum(hidden, x[:, p::pieces])
-            scores = hidden @ self._w_out
-            scores += self._b_out
-            if self._unseen.size:
-                scores[:, self._unseen] = scores.min()
-            scores += self._penalties[st * 8 + flags[row]]
-            best = scores.argmax(axis=1)
-            kind = m.kind[best]
-            for j in np.flatnonzero((kind == _LAST) | (kind == _UNIT)):
-                if kind[j] == _LAST:
-                    found[j].append((int(ent_start[j]), t + 1, int(m.label[best[j]])))
-                else:  # unit
-                    found[j].append((t, t + 1, int(m.label[best[j]])))
-            ent_start[:k] = np.where(kind == _BEGIN, t, ent_start[:k])
-            state[:k] = np.where(keeps_state[best], st, next_state[best])
-        result: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]
-        for j, i in enumerate(order):
-            result[i] = found[j]
-        return result
+            done = m.kind[self._moves_of(x, labels[going] * 8 + flags[row])] == _LAST
+            ends[going[done]] = starts[going[done]] + step + 1
+            going = going[~done]
+            step += 1
+        # 3. the entities on spaCy's path, per Doc in token order
+        units = np.flatnonzero(kind == _UNIT)
+        first = np.concatenate((starts, units))
+        order = np.argsort(first, kind="stable")
+        first = first[order]
+        doc = np.searchsorted(np.cumsum(lengths), first, side="right")
+        base = np.concatenate(([0], np.cumsum(lengths)[:-1]))[doc]
+        after = np.concatenate((ends, units + 1))[order]
+        label = np.concatenate((labels, m.label[closed[units]]))[order]
+        found: list[list[tuple[int, int, int]]] = [[] for _ in docs]
+        open_until, last_doc = -1, -1
+        for d, a, b, lab, off in zip(doc.tolist(), first.tolist(), after.tolist(), label.tolist(), base.tolist()):
+            if d != last_doc:
+                open_until, last_doc = -1, d
+            if a >= open_until:
+                found[d].append((a - off, b - off, lab))
+                open_until = b
+        return found
