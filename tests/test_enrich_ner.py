@@ -3,6 +3,7 @@ sentence, less text read, offsets into the original text, malformed text bounded
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -136,3 +137,31 @@ def test_entities_do_not_depend_on_how_pieces_are_batched():
     one = nlp._ner_pieces(pieces, len(texts), batch_size=10_000, batch_chars=10**9)
     many = nlp._ner_pieces(pieces, len(texts), batch_size=3, batch_chars=2_500)
     assert one == many and sum(map(len, one)) > 50
+
+
+def _reference_windows(text, a, b, k):
+    """Windows as first written: a match per word, then the same merge (the code it replaced)."""
+    words = [(m.start(), m.end(), m.group()) for m in re.compile(r"\S+").finditer(text, a, b)]
+    kl, kr = (k, k) if isinstance(k, int) else k
+    out, last = [], -1
+    for i, (_s, _e, w) in enumerate(words):
+        if not nlp._is_candidate(w):
+            continue
+        lo, hi = max(0, i - kl), min(len(words) - 1, i + kr)
+        if out and lo <= last + 1:
+            out[-1] = (out[-1][0], words[hi][1])
+        else:
+            out.append((words[lo][0], words[hi][1]))
+        last = hi
+    return out
+
+
+@pytest.mark.parametrize("k", [3, 0, (1, 4)])
+def test_word_windows_are_the_reference_ones(k):
+    texts = ["", "   ", "Paris", "  Paris  ", "the talks in Paris\n\n went on; Macron  and Starmer met.\t",
+             "no names here at all", "Mr Keir Starmer said. The EU (NATO) met “Trump” on Monday in May"]
+    if EXAMPLES.exists():
+        texts += [p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.txt"))]
+    for t in texts:
+        for a, b in [(0, len(t)), (len(t) // 3, len(t)), (0, len(t) // 2)]:
+            assert nlp._word_windows(t, a, b, k) == _reference_windows(t, a, b, k), (t[:40], a, b)

