@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from storyline.enrich.enrichment import enrich_article, enrich_articles, merge_event
+from storyline.enrich import quotes as q
 from storyline.enrich.quotes import extract_quotes, find_quote_spans
 from storyline.records import Article
 
@@ -258,7 +259,6 @@ def test_cue_shortcuts_agree_with_the_cue_patterns():
     every window before a mark, long whitespace and re.I's non-ASCII folds included."""
     import re
 
-    from storyline.enrich import quotes as q
 
     texts = [p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.txt"))]
     texts += ["he \u017faid", "He SAID", "well-said", "said   \n\n reporters  \n", "she told" + " " * 200 + "reporters ",
@@ -270,3 +270,20 @@ def test_cue_shortcuts_agree_with_the_cue_patterns():
              for w in (300, 40)] + texts
     assert sum(q._ends_with_cue(left) for left in lefts) > 5
     assert all(q._ends_with_cue(left) == bool(q._CUE_END_RX.search(left)) for left in lefts)
+
+
+def test_mask_hides_quote_pieces_but_newlines_like_the_loop_it_replaced():
+    def reference(text, quotes):  # the character loop first written
+        chars = list(text)
+        for pieces in quotes:
+            for s, e in pieces:
+                for k in range(s, min(e, len(chars))):
+                    if chars[k] != "\n":
+                        chars[k] = "_"
+        return "".join(chars)
+
+    text = "He said “we will\nwin” and “they\n\nlose”, then ‘left’."
+    cases = [[], [[(10, 20)]], [[(10, 20), (27, 37)]], [[(10, 20)], [(15, 30)]], [[(5, 8)], [(2, 40)]],
+             [[(40, 999)]], [[(3, 3)]], [[(30, 35)], [(0, 4)]]]
+    for quotes in cases:
+        assert q._mask(text, quotes) == reference(text, quotes), quotes

@@ -241,14 +241,28 @@ def find_quote_spans(text: str) -> list[tuple[list[tuple[int, int]], bool]]:
 
 
 # --- 2. sentences on masked text ---------------------------------------------------------------
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
 def _mask(text: str, quotes: list[list[tuple[int, int]]]) -> str:
-    chars = list(text)
-    for pieces in quotes:
-        for s, e in pieces:
-            for k in range(s, min(e, len(chars))):
-                if chars[k] != "\n":
-                    chars[k] = "_"
-    return "".join(chars)
+    """``text`` with every character inside the quotes' pieces but newlines replaced by "_"."""
+    spans = sorted((max(0, s), min(e, len(text))) for pieces in quotes for s, e in pieces if min(e, len(text)) > max(0, s))
+    out: list[str] = []
+    pos = 0
+    for s, e in spans:  # overlapping pieces: the part past ``pos`` only
+        if e <= pos:
+            continue
+        s = max(s, pos)
+        out.append(text[pos:s])
+        out.append(_NOT_NEWLINE.sub("_", text[s:e]))
+        pos = e
+    out.append(text[pos:])
+    return "".join(out)
+
+
+_INITIAL_BEFORE = re.compile(r"(?:^|[\s(])[A-Z]$")
+_TITLE_BEFORE = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Gen|Sen|Rep|Gov|St)$")
+_SPACES = re.compile(r"\s+")
 
 
 def _sentence_bounds(masked: str, text: str, quote_ends: set[int]) -> list[int]:
@@ -260,11 +274,11 @@ def _sentence_bounds(masked: str, text: str, quote_ends: set[int]) -> list[int]:
             starts.append(m.end())
             continue
         before = masked[max(0, a - 12) : a]
-        if re.search(r"(?:^|[\s(])[A-Z]$", before) and masked[m.end() : m.end() + 1].isupper():
+        if _INITIAL_BEFORE.search(before) and masked[m.end() : m.end() + 1].isupper():
             continue  # an initial: "Kevin D. Williamson"
         if _ABBREV.search(before):
             nxt = masked[m.end() : m.end() + 1]
-            if not nxt.isupper() or re.search(r"\b(?:Mr|Mrs|Ms|Dr|Gen|Sen|Rep|Gov|St)$", before):
+            if not nxt.isupper() or _TITLE_BEFORE.search(before):
                 continue
         nxt = masked[m.end() : m.end() + 1]
         if nxt and (nxt.islower()):
@@ -277,7 +291,7 @@ def _sentence_bounds(masked: str, text: str, quote_ends: set[int]) -> list[int]:
             j -= 1
         if e < len(text) and j < e - 1 and text[j] in ".!?":
             rest = text[e : e + 3]
-            m = re.match(r"\s+", rest)
+            m = _SPACES.match(rest)
             if m and e + m.end() < len(text):
                 c = text[e + m.end()]
                 if c.isupper() or c in OPEN_D or c == '"':
