@@ -259,7 +259,6 @@ def test_cue_shortcuts_agree_with_the_cue_patterns():
     every window before a mark, long whitespace and re.I's non-ASCII folds included."""
     import re
 
-
     texts = [p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.txt"))]
     texts += ["he \u017faid", "He SAID", "well-said", "said   \n\n reporters  \n", "she told" + " " * 200 + "reporters ",
               "Trump went on", "and then " * 20 + "went  on", "It shot back at him"]
