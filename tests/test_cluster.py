@@ -229,3 +229,29 @@ def test_cached_tokens_give_the_same_features_and_are_not_analysed_again(monkeyp
     again = build_features([edited, *arts[1:]], vecs, cache=cache)
     assert analysed[2:] == [1, 1] and "zanzibar" in (again.vocab or [])
     assert _same_features(again, build_features([edited, *arts[1:]], vecs))
+
+
+def _term_rows_as_before(rows: list[dict[str, float]], column: dict[str, int], width: int):
+    """How closed_links built the closed events' word rows before term_rows (one tuple a word)."""
+    from scipy import sparse
+
+    pairs = [(k, column[t], v) for k, r in enumerate(rows) for t, v in r.items() if t in column]
+    return sparse.csr_matrix(([p[2] for p in pairs], ([p[0] for p in pairs], [p[1] for p in pairs])),
+                             shape=(len(rows), width), dtype=np.float32)
+
+
+@pytest.mark.parametrize("n_rows", [0, 1, 40])
+def test_term_rows_give_the_matrix_of_one_tuple_a_word_bit_for_bit(n_rows: int):
+    from storyline.cluster.storylines import term_rows
+
+    rng = random.Random(n_rows)
+    vocab = sorted({_word(rng) for _ in range(300)})
+    column = {t: j for j, t in enumerate(vocab)}
+    unseen = [_word(rng, capital=True) for _ in range(50)]  # words this run's TF-IDF does not have
+    rows = [{rng.choice(vocab + unseen): round(rng.random(), 5) for _ in range(rng.randint(0, 64))}
+            for _ in range(n_rows)]
+    rows += [{}, {w: 0.5 for w in unseen[:3]}] if n_rows else []  # no words, only unseen words
+    got, want = term_rows(rows, column, len(vocab) + 2), _term_rows_as_before(rows, column, len(vocab) + 2)
+    assert got.shape == want.shape and got.dtype == want.dtype == np.float32
+    for name in ("indptr", "indices", "data"):
+        assert np.array_equal(getattr(got, name), getattr(want, name)), name

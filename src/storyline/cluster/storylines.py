@@ -15,6 +15,7 @@ closed event's top words.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Callable
 
 import faiss
@@ -101,6 +102,20 @@ class ClosedEvents:
     terms: Callable[[list[str]], dict[str, dict[str, float]]]
 
 
+def term_rows(rows: list[dict[str, float]], column: dict[str, int], width: int) -> sparse.csr_matrix:
+    """Words and weights (one dict a row) as a CSR matrix over ``column``'s columns, words not in
+    ``column`` dropped, each row's entries in its dict's order (so the dot products add up in the same
+    order, bit for bit). Vectorised: a 100k store links to ~13k closed events, ~840k words a run, and
+    one Python tuple a word cost ~0.5 s."""
+    words = [t for r in rows for t in r]
+    cols = np.fromiter(map(column.get, words, repeat(-1)), dtype=np.int64, count=len(words))
+    values = np.fromiter((v for r in rows for v in r.values()), dtype=np.float64, count=len(words))
+    row_ids = np.repeat(np.arange(len(rows), dtype=np.int64), [len(r) for r in rows])
+    known = cols >= 0
+    return sparse.csr_matrix((values[known].astype(np.float32), (row_ids[known], cols[known])),
+                             shape=(len(rows), width), dtype=np.float32)
+
+
 def closed_links(emb: np.ndarray, tfidf: sparse.csr_matrix, vocab: list[str], closed: ClosedEvents,
                  config: ClusterConfig) -> list[list[int]]:
     """For each hot event (rows of its centroids), the closed events (positions in ``closed``) it
@@ -115,12 +130,10 @@ def closed_links(emb: np.ndarray, tfidf: sparse.csr_matrix, vocab: list[str], cl
     reachable = w * sims + (1 - w) >= config.storyline_threshold
     wanted = sorted({closed.ids[j] for j in hits[(hits >= 0) & reachable]})
     terms = closed.terms(wanted) if wanted else {}
-    column = {t: j for j, t in enumerate(vocab)}
     # The candidates' top words as rows over this run's TF-IDF columns (words it has not seen count 0).
     position = {e: k for k, e in enumerate(wanted)}
-    pairs = [(k, column[t], v) for e, k in position.items() for t, v in terms.get(e, {}).items() if t in column]
-    kept = sparse.csr_matrix(([p[2] for p in pairs], ([p[0] for p in pairs], [p[1] for p in pairs])),
-                             shape=(len(wanted), max(len(vocab), tfidf.shape[1])), dtype=np.float32)
+    kept = term_rows([terms.get(e, {}) for e in wanted], {t: j for j, t in enumerate(vocab)},
+                     max(len(vocab), tfidf.shape[1]))
     dots = _RowDots(kept)
     hot = sparse.csr_matrix(tfidf)
     out: list[list[int]] = []

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Literal
 
 import numpy as np
+import orjson
 
 from storyline.records import Article, DuplicateLink, Event, Problem, Storyline
 
@@ -472,7 +473,7 @@ class Store:
         """event id -> the top words of its TF-IDF centroid, for closed events of ``ids``."""
         out: dict[str, dict[str, float]] = {}
         for chunk in _chunks(list(ids), 500):
-            out.update((r[0], json.loads(r[1])) for r in self.conn.execute(
+            out.update((r[0], orjson.loads(r[1])) for r in self.conn.execute(  # ~2x json's speed, same dicts
                 f"SELECT event_id, terms FROM event_centroids WHERE event_id IN ({','.join('?' * len(chunk))})",
                 chunk))
         return out
