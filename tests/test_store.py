@@ -591,3 +591,11 @@ def test_rewrite_check_keys_go_with_their_links(store):
     assert store.rewrite_checks(["a", "b"]) == {"b": "k4"}
     store.replace_duplicates([])
     assert store.rewrite_checks(["a", "b"]) == {}
+
+
+def test_stored_json_with_nan_still_reads():
+    from storyline.store.sqlite import _json_loads
+
+    assert _json_loads('{"a": 0.5}') == {"a": 0.5}
+    value = _json_loads('{"a": NaN}')["a"]
+    assert value != value  # NaN, as json.dumps wrote it

@@ -107,6 +107,15 @@ def _parse_datetime(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
 
 
+def _json_loads(raw: str):
+    """``json.loads``, by orjson (~2x faster on the closed events' words, the same objects); json
+    itself for what orjson rejects, such as the NaN that ``json.dumps`` writes."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
 class Store:
     """A storyline database. Use as a context manager or call :meth:`close`."""
 
@@ -473,7 +482,7 @@ class Store:
         """event id -> the top words of its TF-IDF centroid, for closed events of ``ids``."""
         out: dict[str, dict[str, float]] = {}
         for chunk in _chunks(list(ids), 500):
-            out.update((r[0], orjson.loads(r[1])) for r in self.conn.execute(  # ~2x json's speed, same dicts
+            out.update((r[0], _json_loads(r[1])) for r in self.conn.execute(
                 f"SELECT event_id, terms FROM event_centroids WHERE event_id IN ({','.join('?' * len(chunk))})",
                 chunk))
         return out
