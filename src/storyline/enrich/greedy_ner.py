@@ -178,6 +178,8 @@ class GreedyNER:
             hidden = np.maximum(hidden, x[:, p::pieces])
         scores = hidden @ self._w_out
         scores += self._b_out
+        if self._unseen.size:  # classes the model never saw in training: as spaCy, the lowest score
+            scores[:, self._unseen] = scores.min()
         scores += self._penalties[penalty_rows]
         return scores.argmax(axis=1)
 

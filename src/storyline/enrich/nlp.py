@@ -252,10 +252,10 @@ def windows(text: str, k: int = WINDOW_WORDS) -> list[tuple[int, int]]:
 
 SEP = "\n"  # between windows packed into one Doc
 PACK_CHARS = CHUNK_CHARS
-# Docs of one NER batch: the greedy decoder advances all of a batch's Docs in lockstep, one numpy
-# step per token of the longest, so a few large batches take far fewer steps than many of 128
-# Docs (the packed windows are ~35 tokens on average, the longest ~400); the characters bound
-# the decoder's score cache (~1.5 KB a token, ~30 MB at the bound).
+# Docs of one NER batch: a 64-article chunk makes one or two batches, so its distinct tokens are
+# embedded once and onnxruntime and the decoder are called a few times, not once per 128 Docs (the
+# packed windows are ~35 tokens on average); the characters bound the decoder's score cache
+# (~1.5 KB a token, ~30 MB at the bound).
 NER_BATCH_DOCS = 4096
 NER_BATCH_CHARS = 100_000
 
