@@ -170,8 +170,14 @@ class GreedyNER:
         flags[last] = arr[last, 0] == 1
         return np.concatenate(([0], flags))
 
-    def _moves_of(self, x: np.ndarray, penalty_rows: np.ndarray) -> np.ndarray:
-        """The best valid move for each row of ``x`` (the hidden layer's input, features summed)."""
+    def _moves_of(self, current, first, before, penalty_rows: np.ndarray) -> np.ndarray:
+        """The best valid move for each state, from its three features' rows of the precomputed
+        first layer (current token, open entity's first token, token before), summed in spaCy's
+        order with the bias."""
+        x = current.copy()
+        x += first
+        x += before
+        x += self._bias.reshape(-1)
         pieces = self._bias.shape[1]
         hidden = x[:, 0::pieces]
         for p in range(1, pieces):
@@ -199,13 +205,8 @@ class GreedyNER:
         flat = cached.reshape(len(cached), -1)  # per feature, (rows, hidden * pieces) views
         width = flat.shape[1] // 3
         c0, c1, c2 = (flat[:, f * width : (f + 1) * width] for f in range(3))
-        bias = self._bias.reshape(-1)
         # 1. every token's move with no entity open (row 0 of c1, c2: the missing feature)
-        x = c0[1:].copy()
-        x += c1[0]
-        x += c2[0]
-        x += bias
-        closed = self._moves_of(x, flags[1:])  # index: row - 1
+        closed = self._moves_of(c0[1:], c1[0], c2[0], flags[1:])  # index: row - 1
         kind = m.kind[closed]
         # 2. each B's entity: its first token's row and label stay; I until L
         starts = np.flatnonzero(kind == _BEGIN)
@@ -215,11 +216,8 @@ class GreedyNER:
         step = 1
         while going.size:
             row = starts[going] + step + 1
-            x = c0[row].copy()
-            x += c1[starts[going] + 1]
-            x += c2[row - 1]
-            x += bias
-            done = m.kind[self._moves_of(x, labels[going] * 8 + flags[row])] == _LAST
+            moves = self._moves_of(c0[row], c1[starts[going] + 1], c2[row - 1], labels[going] * 8 + flags[row])
+            done = m.kind[moves] == _LAST
             ends[going[done]] = starts[going[done]] + step + 1
             going = going[~done]
             step += 1
@@ -228,8 +226,9 @@ class GreedyNER:
         first = np.concatenate((starts, units))
         order = np.argsort(first, kind="stable")
         first = first[order]
-        doc = np.searchsorted(np.cumsum(lengths), first, side="right")
-        base = np.concatenate(([0], np.cumsum(lengths)[:-1]))[doc]
+        ends_of_docs = np.cumsum(lengths)
+        doc = np.searchsorted(ends_of_docs, first, side="right")
+        base = (ends_of_docs - lengths)[doc]
         after = np.concatenate((ends, units + 1))[order]
         label = np.concatenate((labels, m.label[closed[units]]))[order]
         found: list[list[tuple[int, int, int]]] = [[] for _ in docs]
